@@ -1,0 +1,81 @@
+# Two commands do everything on a fresh clone:  `make book`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+# JavaScript the pages load, vendored from the npm registry at exact versions (no CDN).
+# The same versions are named in _config.yml (mathjax_path, nb_ipywidgets_js).
+MATHJAX := 3.2.2
+REQUIREJS := 2.3.8
+HTML_MANAGER := 1.0.15
+# matplotlib's to_jshtml animations link Font Awesome 4.4.0 (_ext/offline_site.py rewrites it).
+FONT_AWESOME := 4.4.0
+VENDOR := _vendor/VERSIONS
+CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
+
+.PHONY: book test lint format bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	# compat mode puts the repository root on sys.path with a .pth file, so `import lib`
+	# finds this package before any stray `lib/` folder (see tests/test_import.py).
+	$(PY) -m pip install -q --no-deps -e . --config-settings editable_mode=compat
+	touch $(STAMP)
+
+# Outside `_static/` on purpose: Jupyter Book adds every .js/.css under `_static/` to every page.
+# _config.yml copies _vendor/html/ into the site (html_extra_path), so these land in _static/.
+$(VENDOR): Makefile
+	@command -v npm >/dev/null || { echo "npm is needed: apt-get install -y npm" >&2; exit 1; }
+	rm -rf _vendor && mkdir -p _vendor/npm _vendor/html/_static
+	cd _vendor/npm && npm pack --silent mathjax@$(MATHJAX) requirejs@$(REQUIREJS) \
+		@jupyter-widgets/html-manager@$(HTML_MANAGER) font-awesome@$(FONT_AWESOME) >/dev/null
+	mkdir -p _vendor/html/_static/mathjax-$(MATHJAX) _vendor/html/_static/requirejs-$(REQUIREJS) \
+		_vendor/html/_static/html-manager-$(HTML_MANAGER) _vendor/html/_static/font-awesome-$(FONT_AWESOME)
+	tar xzf _vendor/npm/mathjax-$(MATHJAX).tgz --strip-components=1 \
+		-C _vendor/html/_static/mathjax-$(MATHJAX) package/es5 package/LICENSE
+	tar xzf _vendor/npm/requirejs-$(REQUIREJS).tgz --strip-components=1 \
+		-C _vendor/html/_static/requirejs-$(REQUIREJS) package/require.js
+	tar xzf _vendor/npm/jupyter-widgets-html-manager-$(HTML_MANAGER).tgz --strip-components=2 \
+		-C _vendor/html/_static/html-manager-$(HTML_MANAGER) --exclude='*.map' \
+		--exclude=package/dist/embed.js --exclude=package/dist/libembed-amd.js package/dist
+	tar xzf _vendor/npm/font-awesome-$(FONT_AWESOME).tgz --strip-components=1 \
+		-C _vendor/html/_static/font-awesome-$(FONT_AWESOME) package/css/font-awesome.min.css \
+		package/fonts
+	rm -rf _vendor/npm
+	printf 'mathjax@%s\nrequirejs@%s\n@jupyter-widgets/html-manager@%s\nfont-awesome@%s\n' \
+		$(MATHJAX) $(REQUIREJS) $(HTML_MANAGER) $(FONT_AWESOME) > $@
+
+# Debian's Chromium and its driver, for the browser test in tests/test_site.py.
+$(CHROMIUM) &:
+	@if [ "$$(id -u)" != 0 ]; then echo "The browser test needs Debian's Chromium; run:" \
+		"sudo apt-get update && sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi
+	@echo "Installing Debian's chromium and chromium-driver for the browser test"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+
+book: $(STAMP) $(VENDOR)
+	rm -rf _build/html
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "Built: $(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Two pytest workers on two cores: one torch thread each, so they do not fight over the cores.
+test: export OMP_NUM_THREADS = 1
+test: lint $(VENDOR) $(CHROMIUM)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests chapters
+
+bench: $(STAMP)
+	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf _build _vendor $(VENV)

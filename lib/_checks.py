@@ -1,0 +1,65 @@
+"""Input checks shared by every public function of `lib`.
+
+Each check raises `ValueError` with a message that names the argument and the problem,
+so that bad input never turns silently into NaN further down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def check_tensor(
+    x: object,
+    name: str,
+    ndim: int | tuple[int, ...] | None = None,
+    floating: bool = True,
+) -> torch.Tensor:
+    """Check that `x` is a non-empty, finite floating tensor with `ndim` dimensions."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if x.dim() not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): an empty batch has no codes")
+    if floating and x.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be float32 or float64, got {x.dtype}")
+    if floating and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def check_nonneg(value: float, name: str) -> float:
+    """Check that a scalar hyper-parameter such as λ is finite and ≥ 0."""
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number ≥ 0, got {value}")
+    return value
+
+
+def check_positive(value: float, name: str) -> float:
+    """Check that a scalar such as a step size or a count is finite and > 0."""
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_same(*named: tuple[str, torch.Tensor]) -> None:
+    """Check that tensors share one device and one dtype."""
+    first_name, first = named[0]
+    for name, t in named[1:]:
+        if t.device != first.device:
+            raise ValueError(
+                f"{name} is on {t.device} but {first_name} is on {first.device}: "
+                "move them to the same device"
+            )
+        if t.dtype != first.dtype:
+            raise ValueError(f"{name} is {t.dtype} but {first_name} is {first.dtype}")

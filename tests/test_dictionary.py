@@ -1,0 +1,71 @@
+"""Tests of lib.dictionary.learn_dictionary (chapter 03)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib.data import load_mnist
+from lib.dictionary import DictionaryResult, learn_dictionary, normalize_columns
+
+
+@pytest.fixture(scope="module")
+def digits():
+    y, _ = load_mnist("train", n=300)
+    return y
+
+
+def learn(y, **kwargs):
+    options = {"n_atoms": 16, "lam": 0.5, "n_epochs": 4, "batch_size": 50, "progress": False}
+    return learn_dictionary(y, **(options | kwargs))
+
+
+def test_columns_are_unit_norm_and_shapes(digits):
+    res = learn(digits)
+    assert isinstance(res, DictionaryResult)
+    assert res.W_d.shape == (784, 16) and res.W_d.dtype == digits.dtype
+    assert torch.allclose(res.W_d.norm(dim=0), torch.ones(16), atol=1e-5)
+    assert len(res.loss_history) == 4 * 6
+
+
+def test_loss_decreases(digits):
+    losses = learn(digits, n_epochs=6).loss_history.view(6, -1).mean(1)  # per-epoch means
+    assert losses[-1] < 0.9 * losses[0]
+    assert bool((losses[1:] <= losses[:-1] * 1.01).all())
+
+
+def test_seeded_and_deterministic(digits):
+    a, b, c = learn(digits, seed=1), learn(digits, seed=1), learn(digits, seed=2)
+    assert torch.equal(a.W_d, b.W_d) and torch.equal(a.loss_history, b.loss_history)
+    assert not torch.equal(a.W_d, c.W_d)
+
+
+def test_without_normalization_the_column_norms_grow(digits):
+    res = learn(digits, normalize=False, n_epochs=6)
+    norms = res.W_d.norm(dim=0)
+    assert float(norms.min()) > 1.0
+    assert float(norms.mean()) > 1.1
+
+
+def test_normalize_columns():
+    W = torch.tensor([[3.0, 0.0], [4.0, 2.0]])
+    assert torch.allclose(normalize_columns(W), torch.tensor([[0.6, 0.0], [0.8, 1.0]]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"y": torch.ones(10)}, "y must have 2 dimensions"),
+        ({"y": torch.ones(0, 5)}, "y is empty"),
+        ({"y": torch.full((4, 5), float("nan"))}, "y contains NaN"),
+        ({"n_atoms": 0}, "n_atoms"),
+        ({"lam": -1.0}, "lam"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"n_epochs": 0}, "n_epochs"),
+        ({"lr": -1.0}, "lr"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(kwargs, match):
+    args = {"y": torch.rand(20, 5), "n_atoms": 4, "lam": 0.1, "progress": False} | kwargs
+    with pytest.raises(ValueError, match=match):
+        learn_dictionary(**args)

@@ -1,0 +1,426 @@
+"""Build the whole site as `make book` does (warnings are errors) and check the pages.
+
+The build runs once per test session; the same HTML is then checked as files (links, anchors,
+no off-site scripts or styles) and in headless Chromium, served from 127.0.0.1 (every page
+loads without console errors, math renders, images load, animations and widgets run, and
+every request stays on 127.0.0.1). Screenshots of the chapter pages go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*/*.ipynb"))
+JB = pathlib.Path(sys.executable).with_name("jupyter-book")
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+APT = "apt-get update && apt-get install -y chromium chromium-driver"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> pathlib.Path:
+    assert (ROOT / "_vendor" / "VERSIONS").exists(), "no vendored JavaScript: run `make test`"
+    out = tmp_path_factory.mktemp("site")
+    start = time.monotonic()
+    run = subprocess.run(
+        [str(JB), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    print(f"site build: {time.monotonic() - start:.0f} s")
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, f"the build failed:\n{log[-6000:]}"
+    # The kernel's own "[IPKernelApp] WARNING" lines are not Sphinx warnings.
+    warnings = [
+        line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line
+    ]
+    assert not warnings, "the build warned:\n" + "\n".join(warnings)
+    return out / "_build" / "html"
+
+
+def page(site: pathlib.Path, nb: pathlib.Path) -> str:
+    html = site / nb.relative_to(ROOT).with_suffix(".html")
+    assert html.exists(), f"{html} was not built"
+    return html.read_text(encoding="utf-8")
+
+
+def twin_name(nb: pathlib.Path) -> str:
+    """`NN-slug.en.ipynb` -> `NN-slug.es.html` and back."""
+    lang = "es" if nb.name.endswith(".en.ipynb") else "en"
+    return re.sub(r"\.(en|es)\.ipynb$", f".{lang}.html", nb.name)
+
+
+def test_index_is_built(site):
+    assert (site / "index.html").exists()
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_page_language(site, nb):
+    lang = "es" if nb.name.endswith(".es.ipynb") else "en"
+    assert re.search(rf'<html[^>]* lang="{lang}"', page(site, nb)), f"page is not lang={lang}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_launch_buttons_point_at_this_notebook(site, nb):
+    html = page(site, nb)
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    path = nb.relative_to(ROOT).as_posix()
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/{path}"
+    assert colab in html, "no Colab button for this notebook"
+    binder = re.search(r'href="(https://mybinder.org/v2/gh/[^"]+)"', html)
+    assert binder, "no Binder button"
+    assert urllib.parse.unquote(binder.group(1)).endswith(f"/{repo}/main?urlpath=tree/{path}")
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_twin_link_resolves(site, nb):
+    html = page(site, nb)
+    href = twin_name(nb)
+    assert f'href="{href}"' in html, f"no link to the twin page {href}"
+    assert (site / nb.parent.relative_to(ROOT) / href).exists()
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executed_without_errors(site, nb):
+    html = page(site, nb)
+    assert "Traceback (most recent call last)" not in html
+    assert 'class="output traceback' not in html
+
+
+# --- the built HTML as files --------------------------------------------------------------
+
+
+def html_pages(site: pathlib.Path) -> list[pathlib.Path]:
+    """Every page of the site (not the vendored libraries' or the sources' files)."""
+    return sorted(
+        p
+        for p in site.rglob("*.html")
+        if p.relative_to(site).parts[0] not in ("_static", "_sources")
+    )
+
+
+@functools.cache
+def soup(path: pathlib.Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_no_resource_loads_from_another_site(site):
+    """Scripts, styles, images and frames come from the site itself (links may go anywhere)."""
+    offsite = []
+    for path in html_pages(site):
+        for tag, attr in [("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src")]:
+            for el in soup(path).find_all(tag, attrs={attr: True}):
+                url = el[attr]
+                if re.match(r"^([a-z]+:)?//", url) and not url.startswith("data:"):
+                    offsite.append(f"{path.relative_to(site)}: <{tag} {attr}={url}>")
+    assert not offsite, "resources from other sites:\n" + "\n".join(offsite)
+
+
+def test_internal_links_and_anchors_resolve(site):
+    broken = []
+    for path in html_pages(site):
+        for el in soup(path).find_all(["a", "link", "script", "img"]):
+            url = el.get("href") or el.get("src")
+            if not url or re.match(r"^[a-z][a-z0-9+.-]*:", url) or url.startswith("//"):
+                continue  # external, mailto:, data:, javascript:
+            parts = urllib.parse.urlsplit(url)
+            target = path if not parts.path else (path.parent / urllib.parse.unquote(parts.path))
+            target = target.resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{path.relative_to(site)}: {url}"
+            if not target.exists():
+                broken.append(f"{where} (no such file)")
+            elif parts.fragment and target.suffix == ".html":
+                anchor = urllib.parse.unquote(parts.fragment)
+                if not soup(target).find(id=anchor) and not soup(target).find(
+                    attrs={"name": anchor}
+                ):
+                    broken.append(f"{where} (no #{anchor} there)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_bibliography_lists_every_entry(site):
+    bib = (ROOT / "references.bib").read_text(encoding="utf-8")
+    titles = [t.replace("{", "").replace("}", "") for t in re.findall(r"\btitle += \{(.+)\},", bib)]
+    html = (site / "references.html").read_text(encoding="utf-8")
+    assert len(titles) >= 11
+    missing = [t for t in titles if t not in html]
+    assert not missing, f"not in the bibliography page: {missing}"
+
+
+def test_environment_page_was_executed_at_build_time(site):
+    import torch
+
+    html = (site / "environment.html").read_text(encoding="utf-8")
+    assert f"torch                 {torch.__version__}" in html, "no torch version printed"
+    assert "CPU cores" in html and "jupyter-book" in html
+    stored = json.loads((ROOT / "environment.ipynb").read_text(encoding="utf-8"))
+    code = [c for c in stored["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), (
+        "stored with outputs"
+    )
+
+
+# --- the site in a browser ------------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    assert not missing, f"{missing} missing: `make test` installs them as root, or run `{APT}`"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1024",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()
+
+
+# What the page reports once it has settled: math, images, animations, widgets, links.
+INSPECT = """
+const done = arguments[arguments.length - 1];
+const deadline = Date.now() + 20000;
+const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+async function settle() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  for (const img of document.images) img.loading = 'eager';
+  while (Date.now() < deadline) {
+    const imgs = [...document.images].every(i => i.complete);
+    const widgets = document.querySelectorAll('.jupyter-widgets').length >= views.length;
+    if (imgs && widgets) break;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
+  return {
+    mathSource: document.querySelectorAll('.math, span.math, div.math').length,
+    mathRendered: document.querySelectorAll('mjx-container').length,
+    mathErrors: document.querySelectorAll('mjx-merror').length,
+    badImages: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+      .map(i => i.src.slice(0, 120)),
+    animations: document.querySelectorAll('div.animation').length,
+    animationsRunning: [...document.querySelectorAll('div.animation img')]
+      .filter(i => i.src.startsWith('data:image') && i.naturalWidth > 0).length,
+    widgetViews: views.length,
+    widgetsRendered: document.querySelectorAll('.jupyter-widgets').length,
+    links: links,
+    download: [...document.querySelectorAll('a.btn-download-source-button')].map(a => a.href),
+  };
+}
+settle().then(done, e => done({error: String(e)}));
+"""
+
+
+def requests_of(driver) -> tuple[list[str], dict[str, int], list[str]]:
+    """URLs the page requested, their HTTP status, and failed loads (from Chrome's log)."""
+    urls, status, failed, ids = [], {}, [], {}
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        params = msg.get("params", {})
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(params["request"]["url"])
+            ids[params["requestId"]] = params["request"]["url"]
+        elif msg["method"] == "Network.responseReceived":
+            status[params["response"]["url"]] = params["response"]["status"]
+        elif msg["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{ids.get(params['requestId'], '?')}: {params.get('errorText')}")
+    return urls, status, failed
+
+
+@pytest.fixture(scope="module")
+def visits(site, server, browser) -> dict[str, dict]:
+    """Load every page once; return what each showed, keyed by its path in the site."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    browser.get("about:blank")  # drop what the browser did on its own before the first page
+    browser.get_log("browser"), browser.get_log("performance")
+    start = time.monotonic()
+    results = {}
+    for path in html_pages(site):
+        rel = path.relative_to(site).as_posix()
+        browser.get(server + rel)
+        if rel == "index.html":  # a redirect to the root page
+            time.sleep(1)
+        report = browser.execute_async_script(INSPECT)
+        # Chrome asks for /favicon.ico by itself; the book has no icon.
+        report["console"] = [
+            e["message"]
+            for e in browser.get_log("browser")
+            if e["level"] == "SEVERE" and "/favicon.ico " not in e["message"]
+        ]
+        report["urls"], report["status"], report["failed"] = requests_of(browser)
+        if rel.startswith("chapters/"):
+            name = path.stem.replace(".", "-") + ".png"
+            browser.save_screenshot(str(SCREENSHOTS / name))
+        results[rel] = report
+    print(f"browser: {len(results)} pages in {time.monotonic() - start:.0f} s")
+    return results
+
+
+def failures(visits: dict[str, dict], check) -> list[str]:
+    return [f"{rel}: {problem}" for rel, r in visits.items() for problem in check(rel, r)]
+
+
+def test_browser_no_console_errors(visits):
+    bad = failures(visits, lambda rel, r: r["console"] + ([r["error"]] if "error" in r else []))
+    assert not bad, "console errors:\n" + "\n".join(bad)
+
+
+def test_browser_loads_nothing_from_the_internet(visits):
+    def offsite(rel, r):
+        return [
+            u
+            for u in r["urls"]
+            if not (
+                u.startswith(("data:", "blob:")) or urllib.parse.urlsplit(u).hostname == "127.0.0.1"
+            )
+        ]
+
+    bad = failures(visits, offsite)
+    assert not bad, "requests that left 127.0.0.1:\n" + "\n".join(bad)
+    assert sum(len(r["urls"]) for r in visits.values()) > len(visits), "no requests recorded"
+
+
+def test_browser_every_request_succeeds(visits, server):
+    def broken(rel, r):
+        # Chrome asks for /favicon.ico by itself; the book has no icon.
+        errors = [(u, s) for u, s in r["status"].items() if s >= 400]
+        return r["failed"] + [f"{u}: HTTP {s}" for u, s in errors if u != favicon]
+
+    favicon = server + "favicon.ico"
+
+    bad = failures(visits, broken)
+    assert not bad, "failed requests:\n" + "\n".join(bad)
+
+
+def test_browser_math_is_rendered(visits):
+    def math(rel, r):
+        if r["mathSource"] and not r["mathRendered"]:
+            return [f"{r['mathSource']} math elements, none rendered by MathJax"]
+        return [f"{r['mathErrors']} MathJax errors"] if r["mathErrors"] else []
+
+    bad = failures(visits, math)
+    assert not bad, "\n".join(bad)
+    assert any(r["mathRendered"] for r in visits.values()), "no page rendered any math"
+
+
+def test_browser_images_load(visits):
+    bad = failures(visits, lambda rel, r: [f"image not loaded: {src}" for src in r["badImages"]])
+    assert not bad, "\n".join(bad)
+
+
+def test_browser_animations_and_widgets_render(visits):
+    def dynamic(rel, r):
+        out = []
+        if r["animationsRunning"] < r["animations"]:
+            out.append(f"{r['animations']} animations, {r['animationsRunning']} showing a frame")
+        if r["widgetsRendered"] < r["widgetViews"]:
+            out.append(f"{r['widgetViews']} widgets, {r['widgetsRendered']} rendered")
+        return out
+
+    bad = failures(visits, dynamic)
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_browser_chapter_links(visits, server, nb):
+    """Twin page, Colab, Binder and the .ipynb download, as the reader's browser sees them."""
+    rel = nb.relative_to(ROOT).with_suffix(".html").as_posix()
+    r = visits[rel]
+    twin = server + nb.parent.relative_to(ROOT).as_posix() + "/" + twin_name(nb)
+    assert twin in r["links"], f"no link to {twin}"
+    assert twin.removeprefix(server) in visits, "the twin page was not built"
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    path = nb.relative_to(ROOT).as_posix()
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/{path}"
+    assert colab in r["links"], "no Colab link to this notebook"
+    binder = [u for u in r["links"] if u.startswith("https://mybinder.org/v2/gh/")]
+    assert binder and urllib.parse.unquote(binder[0]).endswith(f"urlpath=tree/{path}")
+    download = server + "_sources/" + path
+    assert download in r["download"], f"no .ipynb download button ({r['download']})"
+    with urllib.request.urlopen(download) as got:
+        assert json.loads(got.read())["cells"], "the downloaded notebook is empty"
+
+
+def test_browser_screenshots_of_every_chapter_page(visits):
+    shots = {p.name for p in SCREENSHOTS.glob("*.png")}
+    expected = {nb.with_suffix("").name.replace(".", "-") + ".png" for nb in NOTEBOOKS}
+    assert expected <= shots, f"missing screenshots: {expected - shots}"
+
+
+@pytest.mark.parametrize("word", ["codificación", "dispersa", "energía"])
+def test_browser_search_finds_spanish_pages(site, server, browser, word):
+    """Searching a Spanish word lists the Spanish pages that contain it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "search.html?q=" + urllib.parse.quote(word))
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return !!document.querySelector('#search-results p')")
+    )
+    hits = browser.execute_script(
+        "return [...document.querySelectorAll('#search-results li a')].map(a => a.href)"
+    )
+    found = {urllib.parse.urlsplit(h).path.lstrip("/") for h in hits}
+    pattern = re.compile(rf"\b{word}\b", re.I)
+    spanish = [
+        p.relative_to(site).as_posix()
+        for p in html_pages(site)
+        if p.name.endswith(".es.html")
+        and pattern.search((soup(p).find("main") or soup(p)).get_text())
+    ]
+    assert found, f"searching '{word}' found nothing"
+    assert set(spanish) <= found, f"'{word}' is in {spanish}, the search found {sorted(found)}"
