@@ -34,8 +34,22 @@ _EXPORTS: dict[str, str] = {
         "data",
     ),
     **dict.fromkeys(["animate", "slider", "contour"], "plots"),
+    **dict.fromkeys(
+        [
+            "VAE",
+            "VAEHistory",
+            "train_vae",
+            "fit_vae",
+            "kl_divergence",
+            "kl_warmup",
+            "negative_elbo",
+            "active_dims",
+            "vae_stats",
+        ],
+        "vae",
+    ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm")
+_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "vae")
 
 
 def device() -> torch.device:
