@@ -4,18 +4,21 @@
 site without a kernel; `slider` shows the same sweep with a live ipywidgets slider in
 Jupyter or Colab. Both take a `draw(ax, value)` function, so the sweep is computed once
 and only drawn here. `contour` draws a free energy F over a grid of 2-D points.
+`draw_graph` draws a computation graph (boxes and arrows) from code (chapter 03).
+`tile` and `show_images` lay out flattened images (digits, atoms) as one picture (chapter 02).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
+from matplotlib.text import Text
 
-__all__ = ["animate", "contour", "slider"]
+__all__ = ["animate", "contour", "draw_graph", "show_images", "slider", "tile"]
 
 
 def _check_values(values: Sequence) -> list:
@@ -108,3 +111,150 @@ def contour(
     if title:
         ax.set_title(title)
     return cs
+
+
+_NODE_STYLES = {
+    "box": dict(boxstyle="round,pad=0.4", fc="#eef3fb", ec="#3465a4", lw=1.2),
+    "circle": dict(boxstyle="circle,pad=0.25", fc="white", ec="#3465a4", lw=1.2),
+    "var": dict(boxstyle="round,pad=0.3", fc="none", ec="none"),
+}
+
+
+def draw_graph(
+    ax: Axes,
+    nodes: Mapping[str, tuple],
+    edges: Sequence[tuple],
+    fontsize: float = 11,
+    margin: float = 0.6,
+) -> dict[str, Text]:
+    """Draw a computation graph from code: nodes as boxes, edges as arrows. Returns the
+    Text artist of each node by name. Introduced in chapter 03 (FISTA), reused for LISTA.
+
+    nodes: ``name -> (x, y, label)`` or ``(x, y, label, style)`` in data coordinates, with
+    style ``"box"`` (an operation, the default), ``"circle"`` (a sum, a product) or ``"var"``
+    (a variable: the label without a frame). Labels may use matplotlib's ``$math$``.
+    edges: ``(src, dst)``, ``(src, dst, label)`` or ``(src, dst, label, rad)``: an arrow from
+    node `src` to node `dst`, cut at the frames, with an optional label at its middle and a
+    curvature `rad` (0 straight; ±0.3 bends it, e.g. for a feedback loop).
+    The axes are turned off and their limits fit the nodes plus `margin`.
+    """
+    if not nodes:
+        raise ValueError("nodes is empty: give at least one node")
+    texts, points = {}, {}
+    for name, spec in nodes.items():
+        if not isinstance(spec, tuple) or len(spec) not in (3, 4):
+            raise ValueError(f"node {name!r} must be (x, y, label) or (x, y, label, style)")
+        x, y, label, style = (*spec, "box") if len(spec) == 3 else spec
+        if style not in _NODE_STYLES:
+            raise ValueError(f"node {name!r}: style must be one of {sorted(_NODE_STYLES)}")
+        points[name] = (float(x), float(y))
+        texts[name] = ax.text(
+            x,
+            y,
+            label,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            bbox=_NODE_STYLES[style],
+            zorder=3,
+        )
+    for edge in edges:
+        if not isinstance(edge, tuple) or len(edge) not in (2, 3, 4):
+            raise ValueError(f"edge {edge!r} must be (src, dst), (src, dst, label) or + rad")
+        src, dst, *rest = edge
+        label, rad = (rest[0] if rest else ""), (float(rest[1]) if len(rest) > 1 else 0.0)
+        for end in (src, dst):
+            if end not in texts:
+                raise ValueError(f"edge {edge!r} names an unknown node {end!r}")
+        arrow = dict(
+            arrowstyle="-|>",
+            color="#333333",
+            lw=1.2,
+            shrinkA=2,
+            shrinkB=2,
+            connectionstyle=f"arc3,rad={rad}",
+            patchA=texts[src].get_bbox_patch(),
+            patchB=texts[dst].get_bbox_patch(),
+        )
+        # drawn after the nodes (zorder 4) so that their frames are in place to cut the arrow
+        ax.annotate("", xy=points[dst], xytext=points[src], arrowprops=arrow, zorder=4)
+        if label:
+            (x0, y0), (x1, y1) = points[src], points[dst]
+            # the middle of an arc3 curve is offset by rad times the chord, rotated by 90°
+            xm, ym = (x0 + x1) / 2 + rad * (y1 - y0) / 2, (y0 + y1) / 2 - rad * (x1 - x0) / 2
+            ax.text(
+                xm,
+                ym,
+                label,
+                ha="center",
+                va="center",
+                fontsize=fontsize - 2,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"),
+                zorder=5,
+            )
+    xs, ys = zip(*points.values(), strict=True)
+    ax.set_xlim(min(xs) - margin, max(xs) + margin)
+    ax.set_ylim(min(ys) - margin, max(ys) + margin)
+    ax.set_axis_off()
+    return texts
+
+
+def tile(
+    images: torch.Tensor,
+    ncols: int,
+    shape: tuple[int, int] | None = None,
+    pad: int = 1,
+    each: bool = False,
+) -> torch.Tensor:
+    """Lay out ``images [n, h·w]`` (or ``[n, h, w]``) as one picture, `ncols` per row.
+
+    The result is ``[rows·(h+pad) − pad, ncols·(w+pad) − pad]``.
+    Images fill the rows left to right; `shape` = (h, w) defaults to square images. The
+    padding and the unused cells are NaN (blank in ``imshow``). With `each`, every image is
+    divided by its largest absolute value (for dictionary atoms, whose scale varies).
+    """
+    images = images.detach().cpu().float()
+    if images.dim() == 2:
+        if shape is None:
+            side = int(round(images.shape[1] ** 0.5))
+            shape = (side, side)
+        if shape[0] * shape[1] != images.shape[1]:
+            raise ValueError(f"shape {shape} does not match {images.shape[1]} pixels per image")
+        images = images.reshape(len(images), *shape)
+    if images.dim() != 3 or len(images) == 0:
+        raise ValueError(
+            f"images must be a non-empty [n, h*w] or [n, h, w], got {tuple(images.shape)}"
+        )
+    if int(ncols) < 1 or int(pad) < 0:
+        raise ValueError(f"ncols must be ≥ 1 and pad ≥ 0, got {ncols}, {pad}")
+    if each:
+        images = images / images.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    n, h, w = images.shape
+    ncols = min(int(ncols), n)
+    rows = -(-n // ncols)
+    out = torch.full((rows * (h + pad) - pad, ncols * (w + pad) - pad), float("nan"))
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
+    return out
+
+
+def show_images(
+    ax: Axes,
+    images: torch.Tensor,
+    ncols: int,
+    shape: tuple[int, int] | None = None,
+    each: bool = False,
+    title: str | None = None,
+    **imshow_kw,
+):
+    """Draw ``tile(images, ncols, shape, each=each)`` on `ax` without ticks; returns the image.
+
+    Extra keywords go to ``ax.imshow`` (default ``cmap="gray"``).
+    """
+    imshow_kw.setdefault("cmap", "gray")
+    im = ax.imshow(tile(images, ncols, shape, each=each).numpy(), **imshow_kw)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return im
