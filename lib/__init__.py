@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
         ],
         "data",
     ),
-    **dict.fromkeys(["animate", "slider", "contour"], "plots"),
+    **dict.fromkeys(["animate", "slider", "contour", "tile", "show_images", "draw_graph"], "plots"),
     **dict.fromkeys(
         [
             "VAE",

@@ -1,6 +1,6 @@
 """Dictionary learning: fit W_d to data by alternating sparse inference and a gradient step.
 
-Introduced in chapter 03. For a minibatch y, infer z* = argmin_z E(y, z) with FISTA, then take a
+Introduced in chapter 02. For a minibatch y, infer z* = argmin_z E(y, z) with FISTA, then take a
 step on the decoder for the energy E(y, z*) = ½‖y − W_d z*‖² + λ‖z*‖₁ (same scaling as
 :mod:`lib.solvers`):
 
@@ -57,7 +57,7 @@ def learn_dictionary(
     constant of this gradient, so ``lr=1`` is a safe step), then unit-norm columns if
     `normalize`. W_d starts from `n_atoms` distinct samples of `y` (Gaussian noise if there are
     fewer samples), normalised. Deterministic for a given `seed`; `progress` shows a tqdm bar.
-    Introduced in chapter 03.
+    Introduced in chapter 02.
     """
     check_tensor(y, "y", ndim=2)
     n_atoms = int(check_positive(n_atoms, "n_atoms"))

@@ -1,7 +1,7 @@
 """Sparse coding: the energy, the shrinkage, and the ISTA / FISTA solvers.
 
-Introduced in chapter 03 (sparse coding as a latent-variable EBM); used again by dictionary
-learning (:mod:`lib.dictionary`), LISTA and convolutional sparse coding.
+Introduced in chapter 02 (sparse coding as a latent-variable EBM) and chapter 03 (ISTA, FISTA);
+used again by dictionary learning (:mod:`lib.dictionary`), LISTA and convolutional sparse coding.
 
 **The scaling, once and for all.** The lecture writes the energy as
 ``E(y, z) = ‖y − W_d z‖² + λ‖z‖₁``. Every function of this module uses
@@ -97,7 +97,7 @@ def energy(y: torch.Tensor, z: torch.Tensor, W_d: torch.Tensor, lam: float) -> t
     """E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ for every sample: returns ``[batch]``.
 
     ``y [batch, n_features]``, ``z [batch, n_atoms]``, ``W_d [n_features, n_atoms]``.
-    See the module docstring for the ½ and for scikit-learn's scaling. Introduced in chapter 03.
+    See the module docstring for the ½ and for scikit-learn's scaling. Introduced in chapter 02.
     """
     _check_problem(y, W_d, lam)
     _check_codes(z, y, W_d, "z")
