@@ -424,3 +424,24 @@ def test_browser_search_finds_spanish_pages(site, server, browser, word):
     ]
     assert found, f"searching '{word}' found nothing"
     assert set(spanish) <= found, f"'{word}' is in {spanish}, the search found {sorted(found)}"
+
+
+def search_hits(browser, server, word: str) -> set[str]:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "search.html?q=" + urllib.parse.quote(word))
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return !!document.querySelector('#search-results p')")
+    )
+    hits = browser.execute_script(
+        "return [...document.querySelectorAll('#search-results li a')].map(a => a.href)"
+    )
+    return {urllib.parse.urlsplit(h).path.lstrip("/") for h in hits}
+
+
+@pytest.mark.parametrize(("plain", "accented"), [("codificacion", "codificación")])
+def test_browser_search_ignores_accents(site, server, browser, plain, accented):
+    """Readers often type Spanish without accents: both spellings find the same pages."""
+    with_accent = search_hits(browser, server, accented)
+    assert with_accent, f"searching '{accented}' found nothing"
+    assert search_hits(browser, server, plain) == with_accent
