@@ -35,6 +35,9 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["animate", "slider", "contour", "tile", "show_images", "draw_graph"], "plots"),
     **dict.fromkeys(
+        ["LISTA", "LISTAHistory", "train_lista", "run_lista", "code_error", "deepen"], "lista"
+    ),
+    **dict.fromkeys(
         [
             "VAE",
             "VAEHistory",
@@ -49,7 +52,7 @@ _EXPORTS: dict[str, str] = {
         "vae",
     ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "vae")
+_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "lista", "vae")
 
 
 def device() -> torch.device:

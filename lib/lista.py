@@ -1,0 +1,219 @@
+"""LISTA: a learned, truncated ISTA (Gregor & LeCun, 2010). Introduced in chapter 04.
+
+ISTA (chapter 03, :func:`lib.ista`) with the fixed step 1/L,
+
+    z(t+1) = Shrinkage_{λ/L}( z(t) − (1/L) W_dᵀ(W_d z(t) − y) ),
+
+is, with ``W_e = W_d / L`` and ``S = I − (1/L) W_dᵀW_d``, the recurrent net
+
+    z(t+1) = Shrinkage_θ( W_eᵀ y + S z(t) ),        θ = λ/L,
+
+with a *plus* sign in front of ``S z(t)``. LISTA unrolls it for K steps from z(0) = 0 and
+learns ``W_e``, ``S`` and θ by backpropagation through the K steps so that z(K) predicts
+the optimal code z* of E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁.
+
+Shapes are batch-first: ``y [batch, n_features]``, ``W_d [n_features, n_atoms]``,
+``W_e [n_features, n_atoms]``, ``S [n_atoms, n_atoms]``, ``z [batch, n_atoms]``; for a batch
+the update reads ``z ← Shrinkage_θ(y W_e + z Sᵀ)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib.solvers import SolverResult, energy, lipschitz
+
+
+def _check_steps(n_steps: object, name: str = "n_steps") -> int:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"{name} must be an int ≥ 1, got {n_steps!r}")
+    return n_steps
+
+
+def soft_threshold(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``sign(x) · max(|x| − θ, 0)`` with θ clamped at 0; differentiable in x and θ.
+
+    Unchecked on purpose: it runs K times per forward pass (see :func:`lib.shrink`).
+    """
+    return x.sign() * (x.abs() - theta.clamp_min(0)).clamp_min(0)
+
+
+class LISTA(nn.Module):
+    """K unrolled steps of ``z(t+1) = Shrinkage_θ(W_eᵀ y + S z(t))`` from z(0) = 0.
+
+    Initialised from the dictionary ``W_d [n_features, n_atoms]`` and λ so that, before
+    training, it computes exactly K steps of ISTA with step 1/L (L = ‖W_d‖₂² unless given):
+    ``W_e = W_d / L``, ``S = I − W_dᵀW_d / L``, θ = λ/L for every atom. ``W_e`` and ``S`` are
+    tied (shared by all steps); with ``per_step_thresholds=True`` every step has its own
+    θ ``[n_steps, n_atoms]``, else one θ ``[n_atoms]`` serves all steps. The parameters take
+    W_d's device and dtype.
+    """
+
+    def __init__(
+        self,
+        W_d: torch.Tensor,
+        lam: float,
+        n_steps: int,
+        per_step_thresholds: bool = False,
+        L: float | None = None,
+    ) -> None:
+        super().__init__()
+        check_tensor(W_d, "W_d", ndim=2)
+        lam = check_nonneg(lam, "lam")
+        self.n_steps = _check_steps(n_steps)
+        L = lipschitz(W_d) if L is None else check_positive(L, "L")
+        W = W_d.detach()
+        eye = torch.eye(W.shape[1], dtype=W.dtype, device=W.device)
+        self.W_e = nn.Parameter(W / L)
+        self.S = nn.Parameter(eye - W.T @ W / L)
+        shape = (self.n_steps, W.shape[1]) if per_step_thresholds else (W.shape[1],)
+        self.theta = nn.Parameter(torch.full(shape, lam / L, dtype=W.dtype, device=W.device))
+
+    def _theta(self, t: int) -> torch.Tensor:
+        """θ of step t (0-based); past the trained depth the last step's θ is reused."""
+        return self.theta[min(t, len(self.theta) - 1)] if self.theta.dim() == 2 else self.theta
+
+    def _check_input(self, y: torch.Tensor) -> None:
+        check_tensor(y, "y", ndim=2)
+        check_same(("W_e", self.W_e.detach()), ("y", y))
+        if y.shape[1] != self.W_e.shape[0]:
+            raise ValueError(
+                f"y has {y.shape[1]} features, the encoder expects {self.W_e.shape[0]}"
+            )
+
+    def steps(self, y: torch.Tensor, n_steps: int | None = None) -> list[torch.Tensor]:
+        """The codes after every step: a list of `n_steps` (default K) tensors ``[batch, n_atoms]``.
+
+        ``n_steps`` larger than the trained K keeps iterating with the same weights.
+        """
+        self._check_input(y)
+        n_steps = self.n_steps if n_steps is None else _check_steps(n_steps)
+        b = y @ self.W_e  # W_eᵀ y for every row, computed once
+        z = soft_threshold(b, self._theta(0))  # step 1 from z(0) = 0
+        out = [z]
+        for t in range(1, n_steps):
+            z = soft_threshold(b + z @ self.S.T, self._theta(t))
+            out.append(z)
+        return out
+
+    def forward(self, y: torch.Tensor, n_steps: int | None = None) -> torch.Tensor:
+        """The codes ``z(K) [batch, n_atoms]`` of ``y [batch, n_features]``."""
+        return self.steps(y, n_steps)[-1]
+
+
+def deepen(model: LISTA, n_steps: int) -> LISTA:
+    """A copy of `model` with `n_steps` steps, for layer-wise training (K=1, then K=2, ...).
+
+    Tied weights are copied; per-step thresholds are extended by repeating the last one.
+    """
+    n_steps = _check_steps(n_steps)
+    new = LISTA.__new__(LISTA)
+    nn.Module.__init__(new)
+    new.n_steps = n_steps
+    new.W_e = nn.Parameter(model.W_e.detach().clone())
+    new.S = nn.Parameter(model.S.detach().clone())
+    theta = model.theta.detach()
+    if theta.dim() == 2:
+        idx = torch.arange(n_steps, device=theta.device).clamp(max=len(theta) - 1)
+        theta = theta[idx]
+    new.theta = nn.Parameter(theta.clone())
+    return new
+
+
+def run_lista(
+    y: torch.Tensor, W_d: torch.Tensor, lam: float, model: LISTA, n_steps: int | None = None
+) -> SolverResult:
+    """Run `model` on ``y`` and report like :func:`lib.ista`: a :class:`lib.SolverResult`.
+
+    ``objective_history [n_steps]`` is the batch-mean energy E(y, z(t)) = ½‖y − W_d z(t)‖² +
+    λ‖z(t)‖₁ after every step; ``converged`` is False (a fixed number of steps, no test).
+    """
+    check_tensor(W_d, "W_d", ndim=2)
+    check_same(("y", y), ("W_d", W_d))
+    with torch.no_grad():
+        zs = model.steps(y, n_steps)
+        hist = torch.stack([energy(y, z, W_d, lam).mean() for z in zs])
+    return SolverResult(zs[-1], hist, len(zs), False)
+
+
+def code_error(z: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
+    """Relative code prediction error over a batch: ``Σ‖z − z*‖² / Σ‖z*‖²`` (a scalar)."""
+    return (z - z_star).pow(2).sum() / z_star.pow(2).sum().clamp_min(1e-30)
+
+
+@dataclass
+class LISTAHistory:
+    """Per-epoch losses of :func:`train_lista`: the relative code error (see :func:`code_error`)
+    on the training set (mean over its mini-batches) and, when given, on the held-out set."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+
+def _check_pair(model: LISTA, y: torch.Tensor, z: torch.Tensor, ny: str, nz: str) -> None:
+    model._check_input(y)
+    check_tensor(z, nz, ndim=2)
+    check_same((ny, y), (nz, z))
+    if tuple(z.shape) != (y.shape[0], model.S.shape[0]):
+        raise ValueError(
+            f"{nz} must have shape {(y.shape[0], model.S.shape[0])} (batch, n_atoms), "
+            f"got {tuple(z.shape)}"
+        )
+
+
+def train_lista(
+    model: LISTA,
+    y: torch.Tensor,
+    z_star: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool = True,
+    y_val: torch.Tensor | None = None,
+    z_val: torch.Tensor | None = None,
+) -> LISTAHistory:
+    """Train `model` in place by backpropagation through its K steps, with Adam.
+
+    Minimises the relative error ``Σ‖z(K) − z*‖² / Σ‖z*‖²`` of each mini-batch, where
+    ``z_star [n, n_atoms]`` are the optimal codes of ``y [n, n_features]`` (e.g. from
+    :func:`lib.fista` with a tight `tol`). Mini-batches are drawn from a generator seeded with
+    `seed`; the last one may be smaller. ``y_val``/``z_val`` (both or neither) give the
+    held-out loss after every epoch. Returns a :class:`LISTAHistory`.
+    """
+    if not isinstance(model, LISTA):
+        raise ValueError(f"model must be a LISTA, got {type(model).__name__}")
+    _check_pair(model, y, z_star, "y", "z_star")
+    if (y_val is None) != (z_val is None):
+        raise ValueError("give both y_val and z_val, or neither")
+    if y_val is not None:
+        _check_pair(model, y_val, z_val, "y_val", "z_val")
+    epochs, batch_size = _check_steps(epochs, "epochs"), _check_steps(batch_size, "batch_size")
+    lr = check_positive(lr, "lr")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = LISTAHistory()
+    bar = tqdm(range(epochs), desc=f"LISTA K={model.n_steps}", disable=not progress)
+    for _ in bar:
+        order = torch.randperm(len(y), generator=g).to(y.device)
+        total = 0.0
+        for start in range(0, len(y), batch_size):
+            idx = order[start : start + batch_size]
+            loss = code_error(model(y[idx]), z_star[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        history.train_loss.append(total / len(y))
+        if y_val is not None:
+            with torch.no_grad():
+                history.val_loss.append(float(code_error(model(y_val), z_val)))
+            bar.set_postfix(val=f"{history.val_loss[-1]:.4f}")
+    return history
