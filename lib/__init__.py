@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
         "data",
     ),
     **dict.fromkeys(["animate", "slider", "contour", "tile", "show_images", "draw_graph"], "plots"),
+    **dict.fromkeys(["fit_gabor", "fit_gabors", "window_energy"], "gabor"),
     **dict.fromkeys(
         ["LISTA", "LISTAHistory", "train_lista", "run_lista", "code_error", "deepen"], "lista"
     ),
@@ -52,7 +53,7 @@ _EXPORTS: dict[str, str] = {
         "vae",
     ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "lista", "vae")
+_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "gabor", "lista", "vae")
 
 
 def device() -> torch.device:
