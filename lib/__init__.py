@@ -34,6 +34,24 @@ _EXPORTS: dict[str, str] = {
         "data",
     ),
     **dict.fromkeys(["animate", "slider", "contour", "tile", "show_images", "draw_graph"], "plots"),
+    **dict.fromkeys(
+        [
+            "code_shape",
+            "conv_decode",
+            "conv_adjoint",
+            "conv_energy",
+            "conv_lipschitz",
+            "conv_matrix",
+            "conv_fista",
+            "ConvDictionaryResult",
+            "normalize_filters",
+            "learn_conv_dictionary",
+            "filter_orientation",
+            "shift_similarity",
+            "radial_symmetry",
+        ],
+        "conv",
+    ),
     **dict.fromkeys(["fit_gabor", "fit_gabors", "window_energy"], "gabor"),
     **dict.fromkeys(
         ["LISTA", "LISTAHistory", "train_lista", "run_lista", "code_error", "deepen"], "lista"
@@ -53,7 +71,7 @@ _EXPORTS: dict[str, str] = {
         "vae",
     ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "gabor", "lista", "vae")
+_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "conv", "gabor", "lista", "vae")
 
 
 def device() -> torch.device:

@@ -408,9 +408,7 @@ def test_browser_search_finds_spanish_pages(site, server, browser, word):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(server + "search.html?q=" + urllib.parse.quote(word))
-    WebDriverWait(browser, 20).until(
-        lambda d: d.execute_script("return !!document.querySelector('#search-results p')")
-    )
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script(SEARCH_DONE))
     hits = browser.execute_script(
         "return [...document.querySelectorAll('#search-results li a')].map(a => a.href)"
     )
@@ -426,13 +424,18 @@ def test_browser_search_finds_spanish_pages(site, server, browser, word):
     assert set(spanish) <= found, f"'{word}' is in {spanish}, the search found {sorted(found)}"
 
 
+# The summary paragraph appears when the search starts; its text is set when results are done.
+SEARCH_DONE = """
+const p = document.querySelector('#search-results p.search-summary');
+return !!p && /Search finished|did not match/.test(p.textContent);
+"""
+
+
 def search_hits(browser, server, word: str) -> set[str]:
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(server + "search.html?q=" + urllib.parse.quote(word))
-    WebDriverWait(browser, 20).until(
-        lambda d: d.execute_script("return !!document.querySelector('#search-results p')")
-    )
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script(SEARCH_DONE))
     hits = browser.execute_script(
         "return [...document.querySelectorAll('#search-results li a')].map(a => a.href)"
     )

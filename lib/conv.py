@@ -1,0 +1,461 @@
+"""Convolutional sparse coding: Y = Σᵢ Kᵢ ∗ Zᵢ, solved with convolutional FISTA.
+
+Introduced in chapter 06. The patch model of chapters 02–03 writes one patch as
+``y = W_d z = Σᵢ W_i z_i``; the convolutional model writes a whole image as a sum of
+filters ``Kᵢ`` convolved with sparse feature maps ``Zᵢ``:
+
+    E(Y, Z) = ½‖Y − Σᵢ Kᵢ ∗ Zᵢ‖² + λ Σᵢ ‖Zᵢ‖₁          (the ½ convention of lib.solvers)
+
+The decoder ``D(Z) = Σᵢ Kᵢ ∗ Zᵢ`` is linear in Z, so the ISTA / FISTA step of chapter 03
+holds with ``W_d`` replaced by D and ``W_dᵀ`` by its adjoint Dᵀ (a correlation with Kᵢ):
+
+    Z(t+1) = Shrinkage_{λ/L}( X(t) − (1/L) Dᵀ(D X(t) − Y) ),     L = ‖D‖₂² (power iteration).
+
+Shapes are batch-first: ``Y [batch, C, H, W]``, ``K [n_filters, C, k, k]``,
+``Z [batch, n_filters, H', W']``. Two boundaries:
+
+- ``boundary="zero"``: ``H' = H + k − 1``; D is ``conv_transpose2d(Z, K, padding=k−1)``
+  (a true convolution, "valid" part), Dᵀ is ``conv2d(R, K, padding=k−1)``. Every pixel of Y
+  is covered by k² code positions; no wrap-around.
+- ``boundary="circular"``: ``H' = H``; D is the circular convolution computed with
+  ``torch.fft`` (Kᵢ zero-padded to H × W at the top-left corner), as in sporco's ConvBPDN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.nn.functional import conv2d, conv_transpose2d, softshrink
+from tqdm.auto import tqdm
+
+from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib.solvers import SolverResult
+
+BOUNDARIES = ("zero", "circular")
+
+
+def _check_boundary(boundary: str) -> str:
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    return boundary
+
+
+def _check_filters(K: torch.Tensor) -> None:
+    check_tensor(K, "K", ndim=4)
+    if K.shape[2] != K.shape[3]:
+        raise ValueError(f"K must be [n_filters, C, k, k] with square filters, got {K.shape}")
+
+
+def code_shape(image_shape: tuple[int, int], k: int, boundary: str = "zero") -> tuple[int, int]:
+    """(H', W') of the feature maps Zᵢ for an image (H, W) and k × k filters."""
+    H, W = image_shape
+    if _check_boundary(boundary) == "circular":
+        return H, W
+    return H + k - 1, W + k - 1
+
+
+def _filters_fft(K: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """rfft2 of the filters zero-padded to `shape`: ``[n_filters, C, H, W//2 + 1]``."""
+    return torch.fft.rfft2(K, s=shape)
+
+
+def conv_decode(
+    z: torch.Tensor, K: torch.Tensor, boundary: str = "zero", K_hat: torch.Tensor | None = None
+) -> torch.Tensor:
+    """D(Z) = Σᵢ Kᵢ ∗ Zᵢ: ``z [batch, n_filters, H', W']`` → ``[batch, C, H, W]``.
+
+    `K_hat` (circular only) is a precomputed ``torch.fft.rfft2(K, s=(H, W))``. Chapter 06.
+    """
+    check_tensor(z, "z", ndim=4)
+    _check_filters(K)
+    check_same(("z", z), ("K", K))
+    if z.shape[1] != K.shape[0]:
+        raise ValueError(f"z has {z.shape[1]} maps but K has {K.shape[0]} filters")
+    k = K.shape[-1]
+    if _check_boundary(boundary) == "zero" and min(z.shape[-2:]) < k:
+        raise ValueError(f"z maps {tuple(z.shape[-2:])} are smaller than the {k}×{k} filters")
+    return _decode(z, K, boundary, K_hat)
+
+
+def _decode(z, K, boundary, K_hat=None):
+    """conv_decode without the input checks (the inner loop of conv_fista)."""
+    if boundary == "zero":
+        return conv_transpose2d(z, K, padding=K.shape[-1] - 1)
+    shape = tuple(z.shape[-2:])
+    if K_hat is None:
+        K_hat = _filters_fft(K, shape)
+    y_hat = torch.einsum("bihw,ichw->bchw", torch.fft.rfft2(z), K_hat)
+    return torch.fft.irfft2(y_hat, s=shape)
+
+
+def conv_adjoint(
+    r: torch.Tensor, K: torch.Tensor, boundary: str = "zero", K_hat: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Dᵀ(R), a correlation with each Kᵢ: ``r [batch, C, H, W]`` → ``[batch, n_filters, H', W']``.
+
+    The exact adjoint of :func:`conv_decode`: ⟨D Z, R⟩ = ⟨Z, Dᵀ R⟩. Chapter 06.
+    """
+    check_tensor(r, "r", ndim=4)
+    _check_filters(K)
+    check_same(("r", r), ("K", K))
+    if r.shape[1] != K.shape[1]:
+        raise ValueError(f"r has {r.shape[1]} channels but K has {K.shape[1]}")
+    k = K.shape[-1]
+    if _check_boundary(boundary) == "circular" and min(r.shape[-2:]) < k:
+        raise ValueError(f"images {tuple(r.shape[-2:])} are smaller than the {k}×{k} filters")
+    return _adjoint(r, K, boundary, K_hat)
+
+
+def _adjoint(r, K, boundary, K_hat=None):
+    """conv_adjoint without the input checks (the inner loop of conv_fista)."""
+    if boundary == "zero":
+        return conv2d(r, K, padding=K.shape[-1] - 1)
+    shape = tuple(r.shape[-2:])
+    if K_hat is None:
+        K_hat = _filters_fft(K, shape)
+    z_hat = torch.einsum("bchw,ichw->bihw", torch.fft.rfft2(r), K_hat.conj())
+    return torch.fft.irfft2(z_hat, s=shape)
+
+
+def conv_energy(
+    y: torch.Tensor, z: torch.Tensor, K: torch.Tensor, lam: float, boundary: str = "zero"
+) -> torch.Tensor:
+    """E(Y, Z) = ½‖Y − Σᵢ Kᵢ ∗ Zᵢ‖² + λ Σᵢ‖Zᵢ‖₁ for every image: returns ``[batch]``."""
+    _check_images(y, K)
+    check_nonneg(lam, "lam")
+    _check_codes(z, y, K, boundary, "z")
+    r = y - conv_decode(z, K, boundary)
+    return 0.5 * r.pow(2).sum((1, 2, 3)) + lam * z.abs().sum((1, 2, 3))
+
+
+def conv_lipschitz(
+    K: torch.Tensor,
+    image_shape: tuple[int, int],
+    boundary: str = "zero",
+    n_iter: int = 500,
+    tol: float = 1e-8,
+    seed: int = 0,
+) -> float:
+    """L = ‖D‖₂² = λ_max(DᵀD) by power iteration with :func:`conv_decode` / :func:`conv_adjoint`.
+
+    Runs on K's device and dtype; stops when the Rayleigh quotient changes by less than `tol`
+    (relative). For ``boundary="circular"`` and C = 1 it equals max_ω Σᵢ |K̂ᵢ(ω)|². Chapter 06.
+    """
+    _check_filters(K)
+    check_positive(n_iter, "n_iter")
+    shape = code_shape(tuple(image_shape), K.shape[-1], boundary)
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(1, K.shape[0], *shape, generator=g, dtype=torch.float64)
+    v = v.to(K.device, K.dtype)
+    Kd = K.detach()
+    K_hat = _filters_fft(Kd, tuple(image_shape)) if boundary == "circular" else None
+    L = 0.0
+    with torch.no_grad():
+        for _ in range(int(n_iter)):
+            v = v / torch.linalg.vector_norm(v)
+            w = conv_adjoint(conv_decode(v, Kd, boundary, K_hat), Kd, boundary, K_hat)
+            L_new = float((v * w).sum())
+            v = w
+            if abs(L_new - L) <= tol * L_new:
+                return L_new
+            L = L_new
+    return L
+
+
+def conv_matrix(
+    K: torch.Tensor, image_shape: tuple[int, int], boundary: str = "zero"
+) -> torch.Tensor:
+    """The decoder D as an explicit matrix ``W_d [C·H·W, n_filters·H'·W']``.
+
+    Column j is D applied to the j-th unit vector (codes flattened in the order of
+    ``z.reshape(batch, -1)``), so ``D(Z).reshape(batch, -1) = Z.reshape(batch, -1) @ W_dᵀ``
+    and :func:`lib.solvers.fista` on ``W_d`` solves the same problem as :func:`conv_fista`.
+    Only for small images: the matrix has (C·H·W)·(n·H'·W') entries. Chapter 06.
+    """
+    _check_filters(K)
+    shape = code_shape(tuple(image_shape), K.shape[-1], boundary)
+    n = K.shape[0] * shape[0] * shape[1]
+    if n * K.shape[1] * image_shape[0] * image_shape[1] > 5e7:
+        raise ValueError(f"the matrix for images {tuple(image_shape)} is too large to build")
+    eye = torch.eye(n, dtype=K.dtype, device=K.device).reshape(n, K.shape[0], *shape)
+    return conv_decode(eye, K.detach(), boundary).reshape(n, -1).T.contiguous()
+
+
+def conv_fista(
+    y: torch.Tensor,
+    K: torch.Tensor,
+    lam: float,
+    *,
+    boundary: str = "zero",
+    z0: torch.Tensor | None = None,
+    tol: float = 1e-4,
+    max_iter: int = 500,
+    L: float | None = None,
+    restart: bool = True,
+    momentum: bool = True,
+    callback: Callable[[int, torch.Tensor], bool | None] | None = None,
+) -> SolverResult:
+    """Convolutional FISTA: minimise ½‖Y − Σᵢ Kᵢ ∗ Zᵢ‖² + λ Σᵢ‖Zᵢ‖₁ for every image of Y.
+
+    ``y [batch, C, H, W]``, ``K [n_filters, C, k, k]``; returns ``z [batch, n_filters, H', W']``
+    (see :func:`code_shape`) in a :class:`lib.solvers.SolverResult`, whose
+    ``objective_history`` is the energy averaged over the batch after every iteration.
+    From the extrapolated point X(t), with D(Z) = Σᵢ Kᵢ ∗ Zᵢ:
+
+        Z(t+1) = Shrinkage_{λ/L}(X(t) − (1/L) Dᵀ(D X(t) − Y))
+        s(t+1) = (1 + √(1 + 4 s(t)²)) / 2
+        X(t+1) = Z(t+1) + ((s(t) − 1) / s(t+1)) (Z(t+1) − Z(t))
+
+    D X is kept up to date by linearity (D X = D Z(t+1) + β(D Z(t+1) − D Z(t))), so one
+    iteration costs one D and one Dᵀ and the energy comes for free.
+
+    - ``L`` defaults to ‖D‖₂²: :func:`conv_lipschitz` for the zero boundary; for the circular
+      one the same number in closed form, max_ω λ_max(K̂(ω)K̂(ω)ᴴ) (D is block diagonal in
+      the Fourier domain). ``momentum=False`` is ISTA.
+    - ``restart=True``: adaptive restart (O'Donoghue & Candès, 2015), per image.
+    - Stops when every image has ‖Z(t+1) − Z(t)‖ ≤ tol·‖Z(t+1)‖ (never when tol = 0), or after
+      `max_iter`; ``callback(t, z)`` after each iteration stops it by returning True.
+
+    Introduced in chapter 06.
+    """
+    _check_images(y, K)
+    check_nonneg(lam, "lam")
+    check_nonneg(tol, "tol")
+    check_positive(max_iter, "max_iter")
+    image_shape = tuple(y.shape[-2:])
+    shape = code_shape(image_shape, K.shape[-1], boundary)
+    if L is None:
+        L = _fast_lipschitz(K, image_shape, boundary, exact=True)
+    L = check_positive(L, "L")
+    Kd, yd = K.detach(), y.detach()
+    K_hat = _filters_fft(Kd, image_shape) if boundary == "circular" else None
+
+    def D(t):
+        return _decode(t, Kd, boundary, K_hat)
+
+    def Dt(t):
+        return _adjoint(t, Kd, boundary, K_hat)
+
+    if z0 is None:
+        z = torch.zeros(len(y), K.shape[0], *shape, dtype=y.dtype, device=y.device)
+        Dz = torch.zeros_like(yd)
+    else:
+        _check_codes(z0, y, K, boundary, "z0")
+        z = z0.detach().clone()
+        Dz = D(z)
+    x, Dx = z, Dz
+    s = torch.ones(len(y), 1, 1, 1, dtype=y.dtype, device=y.device)
+    history, converged = [], False
+    with torch.no_grad():
+        for it in range(1, int(max_iter) + 1):
+            z_new = softshrink(x - Dt(Dx - yd) / L, lam / L)
+            Dz_new = D(z_new)
+            E = 0.5 * (yd - Dz_new).pow(2).sum((1, 2, 3)) + lam * z_new.abs().sum((1, 2, 3))
+            history.append(E.mean())
+            dz = z_new - z
+            if momentum:
+                s_new = (1 + torch.sqrt(1 + 4 * s * s)) / 2
+                beta = (s - 1) / s_new
+                if restart:
+                    reset = ((x - z_new) * dz).sum((1, 2, 3), keepdim=True) > 0
+                    beta, s_new = beta.masked_fill(reset, 0.0), s_new.masked_fill(reset, 1.0)
+                x, Dx, s = z_new + beta * dz, Dz_new + beta * (Dz_new - Dz), s_new
+            else:
+                x, Dx = z_new, Dz_new
+            z, Dz = z_new, Dz_new
+            if tol > 0 and _small_steps(dz, z_new, tol):
+                converged = True
+                break
+            if callback is not None and bool(callback(it, z)):
+                break
+    return SolverResult(z, torch.stack(history), it, converged)
+
+
+def _small_steps(dz: torch.Tensor, z: torch.Tensor, tol: float) -> bool:
+    """True when every image has ‖ΔZ‖ ≤ tol·‖Z‖."""
+    step = torch.linalg.vector_norm(dz.flatten(1), dim=1)
+    return bool((step <= tol * torch.linalg.vector_norm(z.flatten(1), dim=1)).all())
+
+
+@dataclass
+class ConvDictionaryResult:
+    """Filters ``K [n_filters, C, k, k]`` (unit norm each), the last codes and the energies."""
+
+    K: torch.Tensor
+    z: torch.Tensor
+    loss_history: torch.Tensor
+
+
+def normalize_filters(K: torch.Tensor) -> torch.Tensor:
+    """Each filter ``K[i]`` divided by its Euclidean norm (over C, k, k)."""
+    return K / torch.linalg.vector_norm(K.flatten(1), dim=1).clamp_min(1e-12)[:, None, None, None]
+
+
+def learn_conv_dictionary(
+    y: torch.Tensor,
+    n_filters: int,
+    kernel_size: int,
+    lam: float,
+    *,
+    n_steps: int = 50,
+    fista_iter: int = 20,
+    lr: float = 1.0,
+    boundary: str = "circular",
+    seed: int = 0,
+    progress: bool = True,
+) -> ConvDictionaryResult:
+    """Learn filters ``K [n_filters, C, k, k]`` from images ``y [batch, C, H, W]``.
+
+    Alternates, `n_steps` times: codes Z* from :func:`conv_fista` (`fista_iter` iterations,
+    warm-started from the previous Z*), then a gradient step on the filters for
+    mean_batch ½‖Y − Σᵢ Kᵢ ∗ Z*ᵢ‖², with step lr / L_K where L_K (the Lipschitz constant of
+    that gradient in K) comes from a few warm-started power iterations, then unit-norm filters
+    (without it, ‖K‖ grows and ‖Z‖₁ shrinks for free, as in chapter 02). Filters start as
+    random centred crops of the images, chosen with a generator seeded with `seed`.
+    Introduced in chapter 06.
+    """
+    check_tensor(y, "y", ndim=4)
+    n_filters = int(check_positive(n_filters, "n_filters"))
+    k = int(check_positive(kernel_size, "kernel_size"))
+    check_nonneg(lam, "lam")
+    n_steps = int(check_positive(n_steps, "n_steps"))
+    check_positive(lr, "lr")
+    if k > min(y.shape[-2:]):
+        raise ValueError(f"kernel_size={k} is larger than the images {tuple(y.shape[-2:])}")
+    g = torch.Generator().manual_seed(seed)
+    K = _init_filters(y, n_filters, k, g)
+    v = torch.randn(K.shape, generator=g, dtype=torch.float64).to(y.device, y.dtype)
+    z, losses = None, []
+    for _ in tqdm(range(n_steps), disable=not progress, desc="learn_conv_dictionary"):
+        L = _fast_lipschitz(K, tuple(y.shape[-2:]), boundary)
+        res = conv_fista(y, K, lam, boundary=boundary, z0=z, max_iter=fista_iter, tol=0.0, L=L)
+        z = res.z
+        losses.append(float(res.objective_history[-1]))
+        grad, L_K, v = _filter_gradient(y, z, K, boundary, v)
+        K = normalize_filters(K - lr * grad / max(L_K, 1e-12))
+    return ConvDictionaryResult(K, z, torch.tensor(losses, dtype=torch.float64))
+
+
+def _init_filters(y, n_filters, k, g):
+    """Unit-norm filters from random k × k crops of the images (centred), plus a little noise."""
+    b = torch.randint(len(y), (n_filters,), generator=g)
+    r = torch.randint(y.shape[-2] - k + 1, (n_filters,), generator=g)
+    c = torch.randint(y.shape[-1] - k + 1, (n_filters,), generator=g)
+    crops = [y[i, :, a : a + k, d : d + k] for i, a, d in zip(b, r, c, strict=True)]
+    K = torch.stack(crops).double().cpu()
+    K = K - K.mean((2, 3), keepdim=True)
+    K = normalize_filters(K) + 0.1 * torch.randn(K.shape, generator=g, dtype=torch.float64) / k
+    return normalize_filters(K.to(y.device, y.dtype))
+
+
+def _fast_lipschitz(K, image_shape, boundary, exact=False):
+    """‖D‖₂²: closed form max_ω λ_max(K̂(ω)K̂(ω)ᴴ) when circular, else power iteration.
+
+    Circular D is block diagonal in the Fourier domain, one [C, n_filters] block per frequency,
+    so its norm is the largest over ω of the blocks' norms. With the zero boundary: a full
+    power iteration when `exact`, else a short one with a 1% margin (for learning).
+    """
+    if boundary == "zero":
+        if exact:
+            return conv_lipschitz(K, image_shape, boundary)
+        return 1.01 * conv_lipschitz(K, image_shape, boundary, n_iter=100, tol=1e-4)
+    K_hat = _filters_fft(K.detach(), image_shape).permute(2, 3, 1, 0)  # [H, W', C, n]
+    return float(torch.linalg.eigvalsh(K_hat @ K_hat.mH).amax())
+
+
+def _filter_gradient(y, z, K, boundary, v, n_power=2):
+    """∂/∂K of mean_batch ½‖Y − D_K(Z)‖², and L_K = ‖K ↦ D_K(Z)‖² / batch by power iteration."""
+
+    def half_sq(Kt, target):
+        return 0.5 * (conv_decode(z, Kt, boundary) - target).pow(2).sum() / len(y)
+
+    Kr = K.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(half_sq(Kr, y), Kr)
+    zero = torch.zeros_like(y)
+    L_K = 0.0
+    for _ in range(n_power):  # AᵀA v is the gradient of ½‖A v‖² for the linear map A: K ↦ D_K(Z)
+        v = (v / torch.linalg.vector_norm(v)).requires_grad_(True)
+        (w,) = torch.autograd.grad(half_sq(v, zero), v)
+        L_K = float((v.detach() * w).sum())
+        v = w.detach()
+    return grad, 1.05 * L_K, v
+
+
+def _check_images(y: torch.Tensor, K: torch.Tensor) -> None:
+    check_tensor(y, "y", ndim=4)
+    _check_filters(K)
+    check_same(("y", y), ("K", K))
+    if y.shape[1] != K.shape[1]:
+        raise ValueError(
+            f"y has {y.shape[1]} channels but K has {K.shape[1]}: K must be [n_filters, C, k, k]"
+        )
+    if min(y.shape[-2:]) < K.shape[-1]:
+        raise ValueError(f"images {tuple(y.shape[-2:])} are smaller than the filters")
+
+
+def _check_codes(z, y, K, boundary, name):
+    check_tensor(z, name, ndim=4)
+    check_same(("y", y), (name, z))
+    want = (len(y), K.shape[0], *code_shape(tuple(y.shape[-2:]), K.shape[-1], boundary))
+    if tuple(z.shape) != want:
+        raise ValueError(f"{name} must have shape {want} (batch, n_filters, H', W'), got {z.shape}")
+
+
+def filter_orientation(K: torch.Tensor, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dominant orientation and anisotropy of each filter, from its 2-D power spectrum.
+
+    For ``K [n_filters, C, k, k]`` (channels summed), P(ω) = Σ_c |K̂_c(ω)|² on a `size`²
+    grid and the spectral structure tensor T = Σ_ω P(ω) ω ωᵀ with eigenvalues μ₁ ≥ μ₂.
+    Returns ``angle [n_filters]`` in degrees in [0, 180): the direction of the principal
+    frequency (perpendicular to the edges; 0° = vertical edges), and ``anisotropy``
+    (μ₁ − μ₂)/(μ₁ + μ₂) in [0, 1]: 0 for a radially symmetric (center-surround) filter,
+    1 for a pure grating or edge. Chapter 06.
+    """
+    _check_filters(K)
+    P = torch.fft.fft2(K.detach().double(), s=(size, size)).abs().pow(2).sum(1)
+    w = torch.fft.fftfreq(size, dtype=torch.float64, device=K.device)
+    wy, wx = torch.meshgrid(w, w, indexing="ij")
+    Txx, Tyy, Txy = (P * wx * wx).sum((1, 2)), (P * wy * wy).sum((1, 2)), (P * wx * wy).sum((1, 2))
+    angle = torch.rad2deg(0.5 * torch.atan2(2 * Txy, Txx - Tyy)) % 180
+    aniso = torch.sqrt((Txx - Tyy) ** 2 + 4 * Txy**2) / (Txx + Tyy).clamp_min(1e-30)
+    return angle, aniso
+
+
+def shift_similarity(atoms: torch.Tensor) -> torch.Tensor:
+    """For each atom, its largest normalised cross-correlation with another atom over shifts.
+
+    ``atoms [n, k, k]``; each pair is compared at every 2-D shift (zero-padded, 'full'
+    correlation) and the sign is ignored, so a shifted copy of an edge scores near 1.
+    Returns ``[n]``. A dictionary that spends atoms on shifted copies scores high. Chapter 06.
+    """
+    check_tensor(atoms, "atoms", ndim=3)
+    if len(atoms) < 2:
+        raise ValueError("atoms needs at least 2 atoms to compare")
+    a = atoms.detach().double()
+    a = a / torch.linalg.vector_norm(a.flatten(1), dim=1).clamp_min(1e-12)[:, None, None]
+    k = a.shape[-1]
+    xc = conv2d(a[:, None], a[:, None], padding=k - 1).abs().amax((2, 3))  # [n, n]
+    return xc.fill_diagonal_(0).amax(1)
+
+
+def radial_symmetry(K: torch.Tensor) -> torch.Tensor:
+    """How center-surround each filter is: cosine between Kᵢ and its radial average.
+
+    For ``K [n_filters, C, k, k]`` (channels summed), R(Kᵢ) replaces every pixel by the mean of
+    the pixels at the same rounded distance from the center. Returns ``[n_filters]`` in
+    [0, 1]: 1 for a radially symmetric filter (a blob or a center-surround unit), near 0 for
+    an edge or a grating, whose rings average out. Chapter 06.
+    """
+    _check_filters(K)
+    x = K.detach().double().sum(1)  # [n, k, k]
+    k = x.shape[-1]
+    r = torch.arange(k, dtype=torch.float64, device=x.device) - (k - 1) / 2
+    ring = torch.sqrt(r[:, None] ** 2 + r[None, :] ** 2).round().long().flatten()
+    flat = x.flatten(1)
+    sums = torch.zeros(len(x), int(ring.max()) + 1, dtype=x.dtype, device=x.device)
+    sums.index_add_(1, ring, flat)
+    radial = (sums / torch.bincount(ring).to(x.dtype))[:, ring]
+    cos = (flat * radial).sum(1) / (flat.norm(dim=1) * radial.norm(dim=1)).clamp_min(1e-30)
+    return cos.abs()

@@ -1,0 +1,165 @@
+"""Tests of lib.conv: convolutional decoder, adjoint, Lipschitz, FISTA, learning (chapter 06)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib.conv import (
+    code_shape,
+    conv_adjoint,
+    conv_decode,
+    conv_energy,
+    conv_fista,
+    conv_lipschitz,
+    conv_matrix,
+    filter_orientation,
+    learn_conv_dictionary,
+    normalize_filters,
+    radial_symmetry,
+    shift_similarity,
+)
+from lib.solvers import SolverResult, fista
+
+BOUNDARIES = ["zero", "circular"]
+
+
+def problem(seed, batch=2, C=1, n_filters=3, k=4, H=7, W=8, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    K = normalize_filters(torch.randn(n_filters, C, k, k, generator=g, dtype=torch.float64))
+    y = torch.randn(batch, C, H, W, generator=g, dtype=torch.float64)
+    return y.to(dtype), K.to(dtype)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("C", [1, 2])
+def test_adjoint_inner_products(boundary, C):
+    y, K = problem(0, C=C)
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(2, 3, *code_shape((7, 8), 4, boundary), generator=g, dtype=torch.float64)
+    Dz, Dty = conv_decode(z, K, boundary), conv_adjoint(y, K, boundary)
+    assert Dz.shape == y.shape and Dty.shape == z.shape
+    torch.testing.assert_close((Dz * y).sum(), (z * Dty).sum(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_matrix_matches_operator_and_lipschitz(boundary):
+    y, K = problem(2, C=2)
+    W_d = conv_matrix(K, (7, 8), boundary)
+    z = torch.randn(2, 3, *code_shape((7, 8), 4, boundary), dtype=torch.float64)
+    torch.testing.assert_close(conv_decode(z, K, boundary).reshape(2, -1), z.reshape(2, -1) @ W_d.T)
+    L_exact = float(torch.linalg.matrix_norm(W_d, ord=2)) ** 2
+    assert conv_lipschitz(K, (7, 8), boundary, tol=1e-12) == pytest.approx(L_exact, rel=1e-6)
+
+
+def test_circular_lipschitz_closed_form():
+    _, K = problem(3, k=5, H=16, W=16)
+    closed = float(torch.fft.fft2(K[:, 0], s=(16, 16)).abs().pow(2).sum(0).max())
+    assert conv_lipschitz(K, (16, 16), "circular", tol=1e-12) == pytest.approx(closed, rel=1e-6)
+
+
+def test_zero_boundary_is_a_true_convolution():
+    """One unit code at position (i, j) draws the filter itself (not flipped) at (i−k+1, j−k+1)."""
+    _, K = problem(4, n_filters=1, k=3, H=6, W=6)
+    z = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    z[0, 0, 4, 5] = 1.0
+    out = conv_decode(z, K, "zero")[0, 0]
+    torch.testing.assert_close(out[2:5, 3:6], K[0, 0])
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_conv_fista_equals_linear_fista_on_the_matrix(boundary):
+    y, K = problem(5)
+    lam = 0.1
+    res = conv_fista(y, K, lam, boundary=boundary, tol=1e-10, max_iter=10_000)
+    assert isinstance(res, SolverResult) and res.converged
+    assert res.objective_history.shape == (res.n_iter,)
+    W_d = conv_matrix(K, (7, 8), boundary)
+    lin = fista(y.reshape(2, -1), W_d, lam, tol=1e-12, max_iter=50_000)
+    E_conv = conv_energy(y, res.z, K, lam, boundary)
+    E_lin = 0.5 * (y.reshape(2, -1) - lin.z @ W_d.T).pow(2).sum(1) + lam * lin.z.abs().sum(1)
+    torch.testing.assert_close(E_conv, E_lin, rtol=1e-7, atol=0)
+    torch.testing.assert_close(res.objective_history[-1], E_conv.mean())
+
+
+def test_fista_beats_ista_and_recovers_a_sparse_code():
+    g = torch.Generator().manual_seed(6)
+    K = normalize_filters(torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64))
+    z_true = torch.zeros(1, 4, 32, 32, dtype=torch.float64)
+    idx = torch.randperm(z_true.numel(), generator=g)[:12]
+    z_true.view(-1)[idx] = 3.0 + torch.rand(12, generator=g, dtype=torch.float64)
+    y = conv_decode(z_true, K, "circular")
+    fis = conv_fista(y, K, 0.01, boundary="circular", tol=0.0, max_iter=200)
+    ist = conv_fista(y, K, 0.01, boundary="circular", tol=0.0, max_iter=200, momentum=False)
+    assert fis.objective_history[-1] < ist.objective_history[-1]
+    assert set(fis.z.abs().flatten().topk(12).indices.tolist()) == set(idx.tolist())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dtype_shape_and_no_gradient(dtype):
+    y, K = problem(7, dtype=dtype)
+    K.requires_grad_(True)
+    res = conv_fista(y, K, 0.05, max_iter=20)
+    assert res.z.dtype == dtype and res.z.shape == (2, 3, 10, 11) and not res.z.requires_grad
+    assert torch.isfinite(res.objective_history).all()
+
+
+def test_learning_lowers_the_energy_and_keeps_unit_filters():
+    g = torch.Generator().manual_seed(8)
+    K_true = normalize_filters(torch.randn(2, 1, 5, 5, generator=g, dtype=torch.float64))
+    z = torch.randn(2, 2, 16, 16, generator=g, dtype=torch.float64)
+    z = z * (torch.rand(z.shape, generator=g, dtype=torch.float64) < 0.03)
+    y = conv_decode(z, K_true, "circular")
+    out = learn_conv_dictionary(y, 2, 5, 0.02, n_steps=30, fista_iter=15, progress=False)
+    assert out.K.shape == (2, 1, 5, 5)
+    torch.testing.assert_close(out.K.flatten(1).norm(dim=1), torch.ones(2, dtype=torch.float64))
+    assert out.loss_history[-1] < 0.75 * out.loss_history[0]
+
+
+def test_bad_inputs():
+    y, K = problem(9)
+    with pytest.raises(ValueError, match="lam"):
+        conv_fista(y, K, -1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        conv_fista(y * float("nan"), K, 0.1)
+    with pytest.raises(ValueError, match="empty"):
+        conv_fista(y[:0], K, 0.1)
+    with pytest.raises(ValueError, match="channels"):
+        conv_fista(y.repeat(1, 2, 1, 1), K, 0.1)
+    with pytest.raises(ValueError, match="dimensions"):
+        conv_fista(y[:, 0], K, 0.1)
+    with pytest.raises(ValueError, match="boundary"):
+        conv_fista(y, K, 0.1, boundary="reflect")
+    with pytest.raises(ValueError, match="float32"):
+        conv_fista(y, K.float(), 0.1)
+    with pytest.raises(ValueError, match="z0"):
+        conv_fista(y, K, 0.1, z0=torch.zeros(2, 3, 7, 8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="filters"):
+        conv_decode(torch.zeros(1, 2, 9, 9, dtype=torch.float64), K)
+
+
+def test_filter_measures_on_known_filters():
+    r = torch.arange(9, dtype=torch.float64) - 4
+    d = r[:, None] ** 2 + r[None] ** 2
+    dog = (torch.exp(-d / 2) - 0.5 * torch.exp(-d / 8))[None, None]
+    window = torch.exp(-d / 8)
+    vertical_edge = (torch.sign(r)[None, :] * window)[None, None]  # varies along x
+    horizontal_grating = (torch.sin(2 * torch.pi * r / 6)[:, None] * window)[None, None]
+    K = torch.cat([dog, vertical_edge, horizontal_grating])
+    angle, aniso = filter_orientation(K)
+    assert aniso[0] < 0.05 and (aniso[1:] > 0.7).all()
+    assert min(float(angle[1]), 180 - float(angle[1])) < 1 and abs(float(angle[2]) - 90) < 1
+    sym = radial_symmetry(K)
+    assert sym[0] > 0.9 and (sym[1:] < 0.05).all()
+
+
+def test_shift_similarity_sees_shifted_copies():
+    g = torch.Generator().manual_seed(10)
+    a = torch.randn(8, 8, generator=g, dtype=torch.float64)
+    a[:, 6:] = 0
+    shifted = torch.roll(a, 2, dims=1)  # the same atom two pixels to the right
+    other = torch.randn(8, 8, generator=g, dtype=torch.float64)
+    sim = shift_similarity(torch.stack([a, shifted, other]))
+    assert sim[0] == pytest.approx(1.0) and sim[1] == pytest.approx(1.0) and sim[2] < 0.9
+    with pytest.raises(ValueError, match="2 atoms"):
+        shift_similarity(a[None])
