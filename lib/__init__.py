@@ -20,7 +20,9 @@ __version__ = "0.1.0"
 
 # Public name -> the module of `lib` that defines it.
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(["SolverResult", "shrink", "lipschitz", "energy", "ista", "fista"], "solvers"),
+    **dict.fromkeys(
+        ["SolverResult", "shrink", "lipschitz", "energy", "ista", "fista", "fista_steps"], "solvers"
+    ),
     **dict.fromkeys(["DictionaryResult", "normalize_columns", "learn_dictionary"], "dictionary"),
     **dict.fromkeys(
         [
@@ -30,6 +32,7 @@ _EXPORTS: dict[str, str] = {
             "contrast_normalize",
             "whiten",
             "local_contrast_normalize",
+            "shifted_copies",
         ],
         "data",
     ),
@@ -70,8 +73,23 @@ _EXPORTS: dict[str, str] = {
         ],
         "vae",
     ),
+    **dict.fromkeys(
+        [
+            "ConvPSD",
+            "PSDHistory",
+            "train_psd",
+            "filter_similarity",
+            "inference_speed",
+            "relative_error",
+            "small_convnet",
+            "few_labels",
+            "train_classifier",
+            "accuracy",
+        ],
+        "psd",
+    ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "conv", "gabor", "lista", "vae")
+_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "conv", "gabor", "lista", "vae", "psd")
 
 
 def device() -> torch.device:

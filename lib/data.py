@@ -460,3 +460,43 @@ def local_contrast_normalize(
     s = torch.sqrt(smooth(v**2))
     floor = s.mean(dim=(-2, -1), keepdim=True).clamp(min=eps)
     return (v / torch.maximum(s, floor)).reshape(images.shape).to(images.dtype)
+
+
+def shifted_copies(
+    images: torch.Tensor, copies: int, max_shift: int, seed: int = 0
+) -> torch.Tensor:
+    """`images` followed by `copies` randomly shifted copies of them, for data augmentation.
+
+    ``images [n, H, W]``, or ``[n, side·side]`` flattened square images (as
+    :func:`load_mnist` returns). Each copy moves every image by its own integer offset
+    (dy, dx), drawn uniformly in ``[−max_shift, max_shift]`` from a generator seeded with
+    `seed`; pixels shifted in are zero, pixels shifted out are lost. Returns
+    ``[n·(copies + 1), ...]`` in the shape convention of `images`. Introduced in chapter 05:
+    shifted digits make whole-digit templates a poor dictionary and favour strokes.
+    """
+    check_tensor(images, "images", ndim=(2, 3))
+    copies = _check_int(copies, "copies", 0)
+    max_shift = _check_int(max_shift, "max_shift", 0)
+    flat = images.dim() == 2
+    if flat:
+        side = int(round(images.shape[1] ** 0.5))
+        if side * side != images.shape[1]:
+            raise ValueError(f"flat images must be square, got {images.shape[1]} pixels")
+        images = images.reshape(-1, side, side)
+    n, H, W = images.shape
+    if max_shift >= min(H, W):
+        raise ValueError(f"max_shift must be smaller than the image side {min(H, W)}")
+    g = torch.Generator().manual_seed(seed)
+    m = max_shift
+    padded = torch.nn.functional.pad(images, (m, m, m, m))
+    rows = torch.arange(H, device=images.device)
+    cols = torch.arange(W, device=images.device)
+    out = [images]
+    for _ in range(copies):
+        dy, dx = (torch.randint(-m, m + 1, (n,), generator=g).to(images.device) for _ in "yx")
+        r = (m - dy)[:, None] + rows  # output row i reads input row i − dy
+        c = (m - dx)[:, None] + cols
+        idx = torch.arange(n, device=images.device)[:, None, None]
+        out.append(padded[idx, r[:, :, None], c[:, None, :]])
+    result = torch.cat(out)
+    return result.reshape(len(result), -1) if flat else result

@@ -114,6 +114,7 @@ def ista(
     max_iter: int = 1000,
     L: float | None = None,
     backtrack: bool = True,
+    positive: bool = False,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
 ) -> SolverResult:
     """ISTA: minimise E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ over z for every row of y.
@@ -121,7 +122,9 @@ def ista(
     z(t+1) = Shrinkage_{λ/L}(z(t) − (1/L) W_dᵀ(W_d z(t) − y)), with L = ‖W_d‖₂².
     The objective never increases. Arguments as in :func:`fista`. Introduced in chapter 03.
     """
-    return _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, False, False)
+    return _proximal_gradient(
+        y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, False, False, positive
+    )
 
 
 def fista(
@@ -135,6 +138,7 @@ def fista(
     L: float | None = None,
     backtrack: bool = True,
     restart: bool = True,
+    positive: bool = False,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
 ) -> SolverResult:
     """FISTA (Beck & Teboulle, 2009): ISTA plus momentum; E(z_k) − E* = O(1/k²).
@@ -159,13 +163,53 @@ def fista(
     - Stopping: a sample stops when the duality gap certifies E(z) − E* ≤ tol·E(z) (dual
       point ν = (y − W_d z)·min(1, λ/‖W_dᵀ(y − W_d z)‖∞)); for λ = 0 when
       ‖z(t+1) − z(t)‖ ≤ tol·‖z(t+1)‖. In float32 ask for tol ≥ 1e-5.
+    - ``positive=True`` adds the constraint z ≥ 0 (non-negative sparse coding, chapter 05):
+      the shrinkage becomes max(u − λ/L, 0) and the dual point uses max_j (W_dᵀr)_j instead
+      of ‖W_dᵀr‖∞.
     - ``z0`` warm-starts; ``callback(t, z)`` is called after every iteration with the codes of
       the whole batch and stops the solver by returning True.
     - ``restart=False, backtrack=False`` is the textbook FISTA with its O(1/k²) guarantee.
 
     Introduced in chapter 03.
     """
-    return _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, True, restart)
+    return _proximal_gradient(
+        y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, True, restart, positive
+    )
+
+
+def fista_steps(
+    y: torch.Tensor,
+    W_d: torch.Tensor,
+    lam: float,
+    L: float,
+    n_iter: int,
+    z0: torch.Tensor | None = None,
+    positive: bool = False,
+) -> torch.Tensor:
+    """Exactly `n_iter` textbook FISTA iterations with step 1/L: no stopping test, no history.
+
+    The inner loop of dictionary learning, where the dictionary changes after every minibatch
+    and exact codes would be wasted: each iteration is one product with the Gram matrix
+    W_dᵀW_d and a shrinkage, without the per-sample bookkeeping of :func:`fista`. `L` must be
+    at least ‖W_d‖₂². Inputs are checked as in :func:`fista`; returns ``z [batch, n_atoms]``.
+    Introduced in chapter 05.
+    """
+    _check_problem(y, W_d, lam)
+    L = check_positive(L, "L")
+    n_iter = int(check_positive(n_iter, "n_iter"))
+    W = W_d.detach()
+    G, b = W.T @ W, y.detach() @ W
+    if z0 is None:
+        z = torch.zeros_like(b)
+    else:
+        _check_codes(z0, y, W_d, "z0")
+        z = z0.detach().clamp_min(0) if positive else z0.detach()
+    x, s = z, 1.0
+    for _ in range(n_iter):
+        z_new = _shrink_rows(x, x @ G, b, L, lam, positive)
+        s_new = (1 + (1 + 4 * s * s) ** 0.5) / 2
+        x, z, s = z_new + ((s - 1) / s_new) * (z_new - z), z_new, s_new
+    return z
 
 
 def _check_problem(y: torch.Tensor, W_d: torch.Tensor, lam: float) -> None:
@@ -190,17 +234,20 @@ def _check_codes(z: torch.Tensor, y: torch.Tensor, W_d: torch.Tensor, name: str)
         )
 
 
-def _energy_and_gap(z, zG, b, yy, lam):
+def _energy_and_gap(z, zG, b, yy, lam, positive=False):
     """Per-sample energy and duality gap from z, zG = z W_dᵀW_d, b = y W_d, yy = ‖y‖²."""
     zb, zGz = (z * b).sum(1), (z * zG).sum(1)
     E = 0.5 * yy - zb + 0.5 * zGz + lam * z.abs().sum(1)
     r2 = (yy - 2 * zb + zGz).clamp_min(0)  # ‖y − W_d z‖²
-    s = (lam / (b - zG).abs().amax(1).clamp_min(1e-30)).clamp(max=1.0)
+    corr = (b - zG) if positive else (b - zG).abs()  # W_dᵀ(y − W_d z): dual feasibility
+    s = (lam / corr.amax(1).clamp_min(1e-30)).clamp(max=1.0)
     dual = s * (yy - zb) - 0.5 * s * s * r2  # yᵀν − ½‖ν‖², ν = s (y − W_d z)
     return E, E - dual
 
 
-def _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, momentum, restart):
+def _proximal_gradient(
+    y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, momentum, restart, positive
+):
     """The one implementation behind ista (momentum=False) and fista (momentum=True)."""
     _check_problem(y, W_d, lam)
     check_nonneg(tol, "tol")
@@ -212,9 +259,11 @@ def _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, m
         z, zG = torch.zeros_like(b), torch.zeros_like(b)
     else:
         _check_codes(z0, y, W_d, "z0")
+        if positive and bool((z0 < 0).any()):
+            raise ValueError("z0 has negative entries but positive=True asks for z ≥ 0")
         z = z0.detach().clone()
         zG = z @ G
-    z_out, E_all = z.clone(), _energy_and_gap(z, zG, b, yy, lam)[0]
+    z_out, E_all = z.clone(), _energy_and_gap(z, zG, b, yy, lam, positive)[0]
     idx = torch.arange(len(b), device=b.device)  # rows still iterating
     x, xG = z, zG
     s = torch.ones_like(b[:, :1])
@@ -222,7 +271,7 @@ def _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, m
     history = []
     converged = False
     for it in range(1, int(max_iter) + 1):
-        z_new = _shrink_rows(x, xG, b, Lr, lam)
+        z_new = _shrink_rows(x, xG, b, Lr, lam, positive)
         zG_new = z_new @ G
         if backtrack:  # sufficient decrease ½‖W_d d‖² ≤ (Lr/2)‖d‖², d = z_new − x
             d = z_new - x
@@ -231,7 +280,7 @@ def _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, m
             Lr = torch.where(bad, torch.maximum(2 * Lr, dGd / dd.clamp_min(1e-30)), 0.9 * Lr)
             Lr = Lr.clamp(1e-6 * L, L)  # the floor keeps Lr out of subnormal numbers
             z_new, zG_new = torch.where(bad, z, z_new), torch.where(bad, zG, zG_new)
-        E, gap = _energy_and_gap(z_new, zG_new, b, yy, lam)
+        E, gap = _energy_and_gap(z_new, zG_new, b, yy, lam, positive)
         if lam > 0:
             done = gap <= tol * E
         else:
@@ -266,7 +315,9 @@ def _proximal_gradient(y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, m
     return SolverResult(z_out, torch.stack(history), it, converged)
 
 
-def _shrink_rows(x, xG, b, Lr, lam):
+def _shrink_rows(x, xG, b, Lr, lam, positive=False):
     """Shrinkage_{λ/Lr}(x − (1/Lr)(x W_dᵀW_d − y W_d)) with one step size per row."""
     u = x - (xG - b) / Lr
+    if positive:  # the proximal operator of λ‖z‖₁ + (z ≥ 0)
+        return (u - lam / Lr).clamp_min(0)
     return u - u.clamp(-lam / Lr, lam / Lr)

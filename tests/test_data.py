@@ -570,3 +570,48 @@ def test_local_contrast_normalize_removes_smooth_illumination():
 def test_local_contrast_normalize_rejects_bad_input(x, kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.local_contrast_normalize(x, **kwargs)
+
+
+def test_shifted_copies_moves_each_image_and_fills_with_zeros():
+    x = torch.zeros(3, 6, 6)
+    x[:, 2:4, 2:4] = torch.tensor([1.0, 2.0, 3.0])[:, None, None]
+    out = data.shifted_copies(x, copies=4, max_shift=2, seed=0)
+    assert out.shape == (15, 6, 6) and torch.equal(out[:3], x)
+    for k in range(1, 5):
+        for i in range(3):
+            img = out[3 * k + i]
+            assert float(img.sum()) == 4 * (i + 1)  # a 2x2 block shifted by ≤ 2 stays inside
+            rows, cols = torch.nonzero(img, as_tuple=True)
+            assert int(rows.max() - rows.min()) == 1 and int(cols.max() - cols.min()) == 1
+            assert abs(int(rows.min()) - 2) <= 2 and abs(int(cols.min()) - 2) <= 2
+    moved = [not torch.equal(out[3 * k], x[0]) for k in range(1, 5)]
+    assert any(moved)
+    assert torch.equal(out, data.shifted_copies(x, 4, 2, seed=0))
+    assert not torch.equal(out, data.shifted_copies(x, 4, 2, seed=1))
+
+
+def test_shifted_copies_of_flat_digits_lose_what_leaves_the_frame():
+    X, _ = data.load_mnist("train", n=50)
+    out = data.shifted_copies(X, copies=2, max_shift=3)
+    assert out.shape == (150, 784)
+    assert torch.equal(data.shifted_copies(X, 0, 3), X)
+    edge = torch.zeros(1, 16)
+    edge[0, 0] = 1.0  # the top-left pixel of a 4x4 image
+    outs = data.shifted_copies(edge, copies=20, max_shift=1, seed=0)[1:]
+    sums = outs.sum(1)
+    assert set(sums.tolist()) == {0.0, 1.0}  # shifted up or left, the pixel is lost
+
+
+@pytest.mark.parametrize(
+    ("images", "kwargs", "match"),
+    [
+        (torch.zeros(2, 10), {}, "square"),
+        (torch.zeros(2, 4, 4), {"max_shift": 4}, "max_shift must be smaller"),
+        (torch.zeros(2, 4, 4), {"copies": -1}, "copies"),
+        (torch.zeros(0, 4, 4), {}, "images is empty"),
+        (torch.zeros(4), {}, "images must have 2 or 3 dimensions"),
+    ],
+)
+def test_shifted_copies_bad_input(images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.shifted_copies(images, **({"copies": 1, "max_shift": 1} | kwargs))

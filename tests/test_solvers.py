@@ -11,7 +11,7 @@ from sklearn.decomposition import sparse_encode
 from sklearn.linear_model import Lasso
 
 from lib.data import load_mnist
-from lib.solvers import SolverResult, energy, fista, ista, lipschitz, shrink
+from lib.solvers import SolverResult, energy, fista, fista_steps, ista, lipschitz, shrink
 
 
 def problem(seed, batch=6, n_features=20, n_atoms=30, dtype=torch.float64, frac=0.2):
@@ -109,6 +109,57 @@ def test_fista_reaches_the_sklearn_lasso_optimum(seed, shape):
     assert res.converged
     assert abs(rel_gap(y, res.z, z_sk, W_d, lam)) < 1e-6
     assert torch.allclose(res.z, z_sk, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("solver", [ista, fista])
+def test_positive_codes_reach_the_sklearn_nonnegative_lasso(seed, solver):
+    y, W_d, lam = problem(seed, frac=0.1)
+    res = solver(y, W_d, lam, tol=1e-10, max_iter=50_000, positive=True)
+    model = Lasso(alpha=lam / 20, fit_intercept=False, positive=True, tol=1e-12, max_iter=100_000)
+    z_sk = torch.from_numpy(np.stack([model.fit(W_d.numpy(), r.numpy()).coef_ for r in y]))
+    assert res.converged and bool((res.z >= 0).all())
+    assert abs(rel_gap(y, res.z, z_sk, W_d, lam)) < 1e-6
+    assert torch.allclose(res.z, z_sk, atol=1e-4)
+    signed = fista(y, W_d, lam, tol=1e-10, max_iter=50_000).z
+    assert bool((signed < 0).any())  # the constraint is active on this problem
+    assert float(energy(y, signed, W_d, lam).sum()) < float(energy(y, res.z, W_d, lam).sum())
+
+
+def test_positive_rejects_a_negative_warm_start():
+    y, W_d, lam = problem(0)
+    with pytest.raises(ValueError, match="z0 has negative entries"):
+        fista(y, W_d, lam, z0=-torch.ones(6, 30, dtype=torch.float64), positive=True)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_fista_steps_converge_to_the_fista_optimum(positive):
+    y, W_d, lam = problem(3)
+    L = lipschitz(W_d)
+    z_ref = fista(y, W_d, lam, tol=1e-12, max_iter=50_000, positive=positive).z
+    z = fista_steps(y, W_d, lam, L, 3000, positive=positive)
+    assert torch.allclose(z, z_ref, atol=1e-6)
+    few = fista_steps(y, W_d, lam, L, 3, positive=positive)
+    assert rel_gap(y, few, z_ref, W_d, lam) > 1e-4  # three steps are not the optimum
+    warm = fista_steps(y, W_d, lam, L, 1, z0=z_ref, positive=positive)
+    assert torch.allclose(warm, z_ref, atol=1e-6)  # the optimum is a fixed point
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"L": 0.0}, "L must be"),
+        ({"n_iter": 0}, "n_iter"),
+        ({"lam": -1.0}, "lam"),
+        ({"y": torch.full((2, 20), float("nan"), dtype=torch.float64)}, "y contains"),
+        ({"z0": torch.zeros(6, 29, dtype=torch.float64)}, "z0 must have shape"),
+    ],
+)
+def test_fista_steps_bad_input(kwargs, match):
+    y, W_d, lam = problem(0)
+    args = {"y": y, "W_d": W_d, "lam": lam, "L": 10.0, "n_iter": 5} | kwargs
+    with pytest.raises(ValueError, match=match):
+        fista_steps(**args)
 
 
 def test_fista_reaches_sparse_encode_on_mnist_digits():

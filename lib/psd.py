@@ -1,0 +1,555 @@
+"""Predictive sparse decomposition (PSD): a convolutional sparse auto-encoder. Chapter 07.
+
+Kavukcuoglu, Ranzato & LeCun (2008), "Fast inference in sparse coding algorithms with
+applications to object recognition"; Kavukcuoglu, Sermanet, Boureau, Gregor, Mathieu &
+LeCun (2010), "Learning convolutional feature hierarchies for visual recognition".
+
+The decoder is the convolutional dictionary of chapter 06, ``Dec(Z) = Σᵢ Kᵢ ∗ Zᵢ``
+(:func:`lib.conv.conv_decode`, filters ``W_d [n_filters, C, k, k]``). The encoder predicts
+the code in one pass: a correlation with the filters ``W_e`` (:func:`lib.conv.conv_adjoint`,
+so that ``W_e = W_d / L`` would be the first ISTA step), a bias, a tanh and a diagonal gain
+layer, one learned gain gᵢ per feature map:
+
+    Enc(Y)ᵢ = gᵢ · tanh((W_e ⋆ Y)ᵢ + bᵢ).
+
+The energy adds to the sparse-coding energy a term that ties the code to the prediction:
+
+    E(Y, Z) = ½‖Y − Dec(Z)‖² + λ‖Z‖₁ + α‖Z − Enc(Y)‖².
+
+Training alternates: Z* = argmin_Z E by a few FISTA steps started from Enc(Y)
+(:meth:`ConvPSD.infer`), then one gradient step of E(Y, Z*) on W_d (then unit-norm filters)
+and on W_e, b, g. After training the encoder alone gives good codes: no iterations.
+Shapes are batch-first: ``Y [batch, C, H, W]``, ``Z [batch, n_filters, H', W']`` with
+``(H', W') = lib.conv.code_shape((H, W), k, boundary)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn.functional import cross_entropy, softshrink
+from tqdm.auto import tqdm
+
+from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib.conv import (
+    _fast_lipschitz,
+    _filter_gradient,
+    _filters_fft,
+    conv_adjoint,
+    conv_decode,
+    conv_fista,
+    normalize_filters,
+)
+from lib.solvers import SolverResult
+
+__all__ = [
+    "ConvPSD",
+    "Gain",
+    "PSDHistory",
+    "accuracy",
+    "few_labels",
+    "filter_similarity",
+    "inference_speed",
+    "relative_error",
+    "small_convnet",
+    "train_classifier",
+    "train_psd",
+]
+
+
+def _check_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int ≥ {minimum}, got {value!r}")
+    return value
+
+
+class Gain(nn.Module):
+    """The diagonal gain layer: feature map i of ``x [batch, n, H, W]`` times gᵢ (``g [n]``)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.g = nn.Parameter(torch.ones(_check_int(n, "n")))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.g[:, None, None]
+
+
+class ConvPSD(nn.Module):
+    """A convolutional PSD: encoder ``g ⊙ tanh(W_e ⋆ Y + b)``, decoder ``Σᵢ W_d,ᵢ ∗ Zᵢ``.
+
+    ``W_e`` and ``W_d`` are ``[n_filters, in_channels, k, k]``; ``b`` and the gain ``g`` are
+    ``[n_filters]``. Both filter banks start as independent random filters drawn from a
+    generator seeded with `seed` (so any likeness between them is learned): W_d of unit
+    norm, W_e of norm 0.1 (a small start, which training soon outgrows); b = 0 and g = 1.
+    `boundary` is that of :mod:`lib.conv` ("zero": maps of H + k − 1; "circular").
+    Move it with ``.to(device, dtype)``; inputs must then match.
+    """
+
+    def __init__(
+        self,
+        n_filters: int,
+        kernel_size: int,
+        in_channels: int = 1,
+        boundary: str = "zero",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        n, k = _check_int(n_filters, "n_filters"), _check_int(kernel_size, "kernel_size")
+        C = _check_int(in_channels, "in_channels")
+        if boundary not in ("zero", "circular"):
+            raise ValueError(f"boundary must be 'zero' or 'circular', got {boundary!r}")
+        g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+        self.boundary = boundary
+        self.W_e = nn.Parameter(0.1 * normalize_filters(torch.randn(n, C, k, k, generator=g)))
+        self.b = nn.Parameter(torch.zeros(n))
+        self.gain = Gain(n)
+        self.W_d = nn.Parameter(normalize_filters(torch.randn(n, C, k, k, generator=g)))
+
+    def _check_input(self, y: torch.Tensor, name: str = "y") -> None:
+        check_tensor(y, name, ndim=4)
+        check_same(("the model", self.W_d.detach()), (name, y))
+        if y.shape[1] != self.W_d.shape[1]:
+            raise ValueError(
+                f"{name} has {y.shape[1]} channels but the model expects {self.W_d.shape[1]}"
+            )
+
+    def _check_codes(self, z: torch.Tensor, y: torch.Tensor, name: str = "z") -> None:
+        check_tensor(z, name, ndim=4)
+        check_same(("y", y), (name, z))
+        want = (len(y), *self.code_shape(y))
+        if tuple(z.shape) != want:
+            raise ValueError(f"{name} must have shape {want}, got {tuple(z.shape)}")
+
+    def code_shape(self, y: torch.Tensor) -> tuple[int, int, int]:
+        """``(n_filters, H', W')`` of the codes of images ``y [batch, C, H, W]``."""
+        k, (H, W) = self.W_d.shape[-1], y.shape[-2:]
+        extra = k - 1 if self.boundary == "zero" else 0
+        return self.W_d.shape[0], H + extra, W + extra
+
+    def encode(self, y: torch.Tensor) -> torch.Tensor:
+        """The predicted code ``Enc(Y) = g ⊙ tanh(W_e ⋆ Y + b)``: ``[batch, n_filters, H', W']``."""
+        self._check_input(y)
+        u = conv_adjoint(y, self.W_e, self.boundary) + self.b[:, None, None]
+        return self.gain(torch.tanh(u))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``Dec(Z) = Σᵢ W_d,ᵢ ∗ Zᵢ`` (:func:`lib.conv.conv_decode`): ``[batch, C, H, W]``."""
+        return conv_decode(z, self.W_d, self.boundary)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """The code prediction ``Enc(Y)`` (see :meth:`encode`)."""
+        return self.encode(y)
+
+    def energy(self, y: torch.Tensor, z: torch.Tensor, lam: float, alpha: float) -> torch.Tensor:
+        """``E(Y, Z) = ½‖Y − Dec(Z)‖² + λ‖Z‖₁ + α‖Z − Enc(Y)‖²`` per image: ``[batch]``.
+
+        Differentiable in the model's parameters (training uses it with Z = Z*).
+        """
+        lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
+        self._check_input(y)
+        self._check_codes(z, y)
+        rec = 0.5 * (y - self.decode(z)).pow(2).sum((1, 2, 3))
+        pred = (z - self.encode(y)).pow(2).sum((1, 2, 3))
+        return rec + lam * z.abs().sum((1, 2, 3)) + alpha * pred
+
+    def lipschitz(self, image_shape: tuple[int, int]) -> float:
+        """An upper bound of ‖Dec‖₂² for images of `image_shape` (cheap, for every step).
+
+        Circular: exact, max_ω λ_max(K̂(ω)K̂(ω)ᴴ). Zero: that maximum on a fine 32k × 32k
+        frequency grid, plus 2 % (it bounds the norm of the full convolution at any size).
+        """
+        if self.boundary == "circular":
+            return _fast_lipschitz(self.W_d.detach(), tuple(image_shape), "circular")
+        n = 32 * self.W_d.shape[-1]
+        return 1.02 * _fast_lipschitz(self.W_d.detach(), (n, n), "circular")
+
+    @torch.no_grad()
+    def infer(
+        self,
+        y: torch.Tensor,
+        lam: float,
+        alpha: float,
+        n_iter: int = 10,
+        *,
+        z0: torch.Tensor | None = None,
+        momentum: bool = True,
+        L: float | None = None,
+    ) -> SolverResult:
+        """Z* = argmin_Z E(Y, Z) by `n_iter` (F)ISTA steps from Z(0) = Enc(Y) (or `z0`).
+
+        With the smooth part f(Z) = ½‖Y − Dec(Z)‖² + α‖Z − Enc(Y)‖², whose gradient
+        Decᵀ(Dec Z − Y) + 2α(Z − Enc(Y)) is (L_D + 2α)-Lipschitz (L_D = :meth:`lipschitz`
+        unless `L` gives the total), each step is
+
+            Z(t+1) = Shrinkage_{λ/L}(X(t) − (1/L) ∇f(X(t))),
+
+        with FISTA's momentum X(t) (adaptive restart per image) unless ``momentum=False``
+        (ISTA). Returns a :class:`lib.SolverResult` whose objective_history is the batch
+        mean of E after every step; ``converged`` is False (a fixed number of steps).
+        """
+        lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
+        n_iter = _check_int(n_iter, "n_iter")
+        e = self.encode(y)
+        if z0 is not None:
+            self._check_codes(z0, y, "z0")
+        if L is None:
+            L = self.lipschitz(tuple(y.shape[-2:])) + 2 * alpha
+        L = check_positive(L, "L")
+        W_d = self.W_d.detach()
+        K_hat = _filters_fft(W_d, tuple(y.shape[-2:])) if self.boundary == "circular" else None
+
+        def D(t):
+            return conv_decode(t, W_d, self.boundary, K_hat)
+
+        z = e.clone() if z0 is None else z0.clone()
+        Dz = D(z)
+        x, Dx, s = z, Dz, torch.ones(len(y), 1, 1, 1, dtype=y.dtype, device=y.device)
+        history = []
+        for _ in range(n_iter):
+            grad = conv_adjoint(Dx - y, W_d, self.boundary, K_hat) + 2 * alpha * (x - e)
+            z_new = softshrink(x - grad / L, lam / L)
+            Dz_new = D(z_new)
+            E = (
+                0.5 * (y - Dz_new).pow(2).sum((1, 2, 3))
+                + lam * z_new.abs().sum((1, 2, 3))
+                + alpha * (z_new - e).pow(2).sum((1, 2, 3))
+            )
+            history.append(E.mean())
+            if momentum:
+                dz = z_new - z
+                s_new = (1 + torch.sqrt(1 + 4 * s * s)) / 2
+                beta = (s - 1) / s_new
+                reset = ((x - z_new) * dz).sum((1, 2, 3), keepdim=True) > 0
+                beta, s = beta.masked_fill(reset, 0.0), s_new.masked_fill(reset, 1.0)
+                x, Dx = z_new + beta * dz, Dz_new + beta * (Dz_new - Dz)
+            else:
+                x, Dx = z_new, Dz_new
+            z, Dz = z_new, Dz_new
+        return SolverResult(z, torch.stack(history), n_iter, False)
+
+
+def relative_error(y: torch.Tensor, y_hat: torch.Tensor) -> float:
+    """Relative reconstruction error of a batch: ``Σ‖Y − Ŷ‖² / Σ‖Y‖²``."""
+    check_tensor(y, "y")
+    check_tensor(y_hat, "y_hat")
+    check_same(("y", y), ("y_hat", y_hat))
+    if y.shape != y_hat.shape:
+        raise ValueError(f"y {tuple(y.shape)} and y_hat {tuple(y_hat.shape)} must match")
+    return float((y - y_hat).pow(2).sum() / y.pow(2).sum().clamp_min(1e-30))
+
+
+@dataclass
+class PSDHistory:
+    """Per training step (mini-batch): ``loss`` E(Y, Z*) per image, ``recon`` the relative
+    error Σ‖Y − Dec Z*‖²/Σ‖Y‖², ``code_error`` Σ‖Z* − Enc Y‖²/Σ‖Z*‖² (how well the
+    encoder predicts Z*), and ``sparsity`` the fraction of zeros in Z*."""
+
+    loss: list[float] = field(default_factory=list)
+    recon: list[float] = field(default_factory=list)
+    code_error: list[float] = field(default_factory=list)
+    sparsity: list[float] = field(default_factory=list)
+
+
+def train_psd(
+    model: ConvPSD,
+    y: torch.Tensor,
+    lam: float,
+    alpha: float = 1.0,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    decoder_lr: float = 1.0,
+    n_iter: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+) -> PSDHistory:
+    """Train `model` in place on images or patches ``y [n, C, H, W]``.
+
+    Each mini-batch (seeded random order, the last one may be smaller) takes one step on
+    the batch mean of E(Y, Z*), with Z* from :meth:`ConvPSD.infer` (`n_iter` FISTA steps
+    from Enc(Y)):
+
+    - encoder: one Adam step (rate `lr`) on α‖Z* − Enc(Y)‖² in W_e, b and g;
+    - decoder: chapter 06's step on ½‖Y − Dec(Z*)‖² (as :func:`lib.learn_conv_dictionary`),
+      W_d ← W_d − decoder_lr · ∇/L_K with L_K the Lipschitz constant of that gradient
+      (warm-started power iteration), then unit-norm filters (without it ‖W_d‖ grows and
+      ‖Z‖₁ shrinks for free). A plain gradient step leaves the pixels that no code uses
+      alone; Adam would move them too and leave the filters noisy.
+
+    The history is measured on each batch before its step. Returns a :class:`PSDHistory`.
+    """
+    if not isinstance(model, ConvPSD):
+        raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
+    model._check_input(y)
+    lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
+    epochs, batch_size = _check_int(epochs, "epochs"), _check_int(batch_size, "batch_size")
+    n_iter, seed = _check_int(n_iter, "n_iter"), _check_int(seed, "seed", 0)
+    lr, decoder_lr = check_positive(lr, "lr"), check_positive(decoder_lr, "decoder_lr")
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam([model.W_e, model.b, model.gain.g], lr=lr)
+    v = torch.randn(model.W_d.shape, generator=g, dtype=torch.float64).to(y.device, y.dtype)
+    history = PSDHistory()
+    steps_per_epoch = math.ceil(len(y) / batch_size)
+    with tqdm(total=epochs * steps_per_epoch, desc="train_psd", disable=not progress) as bar:
+        for _ in range(epochs):
+            for idx in torch.randperm(len(y), generator=g).split(batch_size):
+                yb = y[idx.to(y.device)]
+                z = model.infer(yb, lam, alpha, n_iter).z
+                pred = (z - model.encode(yb)).pow(2).sum((1, 2, 3))
+                opt.zero_grad()
+                (alpha * pred.mean()).backward()  # the encoder learns to predict Z*
+                opt.step()
+                grad, L_K, v = _filter_gradient(yb, z, model.W_d.detach(), model.boundary, v)
+                with torch.no_grad():
+                    rec = (yb - model.decode(z)).pow(2).sum((1, 2, 3))
+                    loss = 0.5 * rec + lam * z.abs().sum((1, 2, 3)) + alpha * pred.detach()
+                    history.loss.append(loss.mean().item())
+                    history.recon.append((rec.sum() / yb.pow(2).sum().clamp_min(1e-30)).item())
+                    history.code_error.append((pred.sum() / z.pow(2).sum().clamp_min(1e-30)).item())
+                    history.sparsity.append((z == 0).float().mean().item())
+                    W_d = model.W_d - decoder_lr * grad / max(L_K, 1e-12)  # chapter 06's step
+                    model.W_d.copy_(normalize_filters(W_d))
+                bar.set_postfix(loss=f"{history.loss[-1]:.3g}", recon=f"{history.recon[-1]:.3f}")
+                bar.update()
+    return history
+
+
+def filter_similarity(W_e: torch.Tensor, W_d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How alike encoder and decoder filters are: |cosine| of each pair ``(W_e[i], W_d[i])``.
+
+    ``W_e``, ``W_d`` ``[n_filters, C, k, k]`` (n ≥ 2). Returns ``(matched [n], baseline
+    [n (n − 1)])``: the |cosine| of each encoder filter with its own decoder filter, and of
+    every mismatched pair (i ≠ j), the level expected from chance. The absolute value makes
+    the sign of a filter (which the gain can flip) irrelevant.
+    """
+    check_tensor(W_e, "W_e", ndim=4)
+    check_tensor(W_d, "W_d", ndim=4)
+    check_same(("W_e", W_e), ("W_d", W_d))
+    if W_e.shape != W_d.shape or len(W_e) < 2:
+        raise ValueError(
+            f"W_e {tuple(W_e.shape)} and W_d {tuple(W_d.shape)} must be the same n ≥ 2 filters"
+        )
+    a = W_e.detach().flatten(1).double()
+    b = W_d.detach().flatten(1).double()
+    a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    b = b / b.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    cos = (a @ b.T).abs()
+    off = ~torch.eye(len(a), dtype=torch.bool, device=a.device)
+    return cos.diagonal().clone(), cos[off]
+
+
+def inference_speed(
+    model: ConvPSD,
+    y: torch.Tensor,
+    lam: float,
+    alpha: float = 1.0,
+    n_ista: int = 0,
+    max_iter: int = 500,
+    repeats: int = 3,
+) -> dict[str, float]:
+    """Time per image of the encoder against :func:`lib.conv_fista` at equal reconstruction.
+
+    The target is the relative error Σ‖Y − Dec Z‖²/Σ‖Y‖² of the encoder's codes (followed
+    by `n_ista` steps of :meth:`ConvPSD.infer` when n_ista > 0). conv FISTA on
+    ½‖Y − Dec Z‖² + λ‖Z‖₁ with the same decoder filters, from Z = 0, is run once to find the
+    first iteration that reaches the target, then timed for exactly that many iterations;
+    both are timed best of `repeats`, L precomputed. Returns ``target``, ``encoder_s``
+    (seconds per image), ``fista_iter`` (nan when not reached in `max_iter`), ``fista_s``
+    (per image; at `max_iter` when not reached) and ``speedup`` = fista_s / encoder_s.
+    """
+    if not isinstance(model, ConvPSD):
+        raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
+    model._check_input(y)
+    n_ista = _check_int(n_ista, "n_ista", 0)
+    max_iter, repeats = _check_int(max_iter, "max_iter"), _check_int(repeats, "repeats")
+    L_psd = model.lipschitz(tuple(y.shape[-2:])) + 2 * alpha
+    L = model.lipschitz(tuple(y.shape[-2:]))
+    W_d = model.W_d.detach()
+
+    @torch.no_grad()
+    def encoder() -> torch.Tensor:
+        if n_ista == 0:
+            return model.encode(y)
+        return model.infer(y, lam, alpha, n_ista, L=L_psd).z
+
+    def fista(n: int, callback=None) -> torch.Tensor:
+        res = conv_fista(
+            y, W_d, lam, boundary=model.boundary, tol=0.0, max_iter=n, L=L, callback=callback
+        )
+        return res.z
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times) / len(y)
+
+    with torch.no_grad():
+        target = relative_error(y, model.decode(encoder()))
+        reached: list[int] = []
+
+        def stop(t: int, z: torch.Tensor) -> bool:
+            if relative_error(y, model.decode(z)) <= target:
+                reached.append(t)
+                return True
+            return False
+
+        fista(max_iter, stop)
+    n_fista = reached[0] if reached else max_iter
+    enc_s, fista_s = best(encoder), best(lambda: fista(n_fista))
+    return {
+        "target": target,
+        "encoder_s": enc_s,
+        "fista_iter": float(n_fista) if reached else float("nan"),
+        "fista_s": fista_s,
+        "speedup": fista_s / enc_s,
+    }
+
+
+# ------------------------------------------------------------ pretraining a classifier
+
+
+def small_convnet(
+    n_filters: int = 8,
+    kernel_size: int = 7,
+    in_channels: int = 1,
+    image_size: int = 28,
+    n_classes: int = 10,
+    hidden: int = 0,
+    pool: int = 4,
+    normalize: bool = True,
+    encoder: ConvPSD | None = None,
+    freeze: bool = False,
+    seed: int = 0,
+) -> nn.Sequential:
+    """A small convnet whose first layer has the shape of a PSD encoder.
+
+    ``net[:5]``: ``conv(in_channels → n_filters, k×k, same padding) → tanh → Gain →
+    norm → max-pool(pool)``, where norm (when `normalize`, else the identity) divides each
+    image's feature maps by their standard deviation after removing their mean (one number
+    per image, ``GroupNorm(1, n)`` without parameters: the contrast normalization of
+    Jarrett et al. 2009), so the scale of the first layer does not matter. Then, when
+    ``hidden > 0``, ``conv(n_filters → hidden, 3×3) → ReLU → max-pool(2)``; then a linear
+    layer to `n_classes`. Weights: PyTorch's default init after ``torch.manual_seed(seed)``.
+    With `encoder` (a trained :class:`ConvPSD`), the first conv copies W_e and b and the
+    gain layer copies g, so ``net[:3]`` computes Enc(Y) (up to the border); with
+    ``freeze=True`` they stay fixed (``requires_grad = False``), and the features
+    ``net[:5](x)`` can be computed once and only ``net[5:]`` trained.
+    """
+    n, k = _check_int(n_filters, "n_filters"), _check_int(kernel_size, "kernel_size")
+    C, size = _check_int(in_channels, "in_channels"), _check_int(image_size, "image_size")
+    hidden, pool = _check_int(hidden, "hidden", 0), _check_int(pool, "pool")
+    if k % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for 'same' padding, got {k}")
+    size //= pool
+    if size < 1 or (hidden and size // 2 < 1):
+        raise ValueError(f"image_size={image_size} is too small for pool={pool}")
+    torch.manual_seed(_check_int(seed, "seed", 0))
+    layers: list[nn.Module] = [nn.Conv2d(C, n, k, padding=k // 2), nn.Tanh(), Gain(n)]
+    layers.append(nn.GroupNorm(1, n, affine=False) if normalize else nn.Identity())
+    layers.append(nn.MaxPool2d(pool))
+    width = n * size * size
+    if hidden:
+        layers += [nn.Conv2d(n, hidden, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        width = hidden * (size // 2) ** 2
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width, _check_int(n_classes, "n_classes")))
+    if encoder is not None:
+        if not isinstance(encoder, ConvPSD):
+            raise ValueError(f"encoder must be a lib.psd.ConvPSD, got {type(encoder).__name__}")
+        if tuple(encoder.W_e.shape) != tuple(net[0].weight.shape):
+            raise ValueError(
+                f"the encoder's filters {tuple(encoder.W_e.shape)} do not fit the first layer "
+                f"{tuple(net[0].weight.shape)}"
+            )
+        net = net.to(encoder.W_e.dtype)
+        with torch.no_grad():
+            net[0].weight.copy_(encoder.W_e.cpu())
+            net[0].bias.copy_(encoder.b.cpu())
+            net[2].g.copy_(encoder.gain.g.cpu())
+        for p in (net[0].weight, net[0].bias, net[2].g):
+            p.requires_grad_(not freeze)
+    return net
+
+
+def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
+    """Indices of `per_class` examples of every class in ``labels [n]``, drawn with `seed`."""
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.numel() == 0:
+        raise ValueError("labels must be a non-empty 1-D tensor of class indices")
+    per_class = _check_int(per_class, "per_class")
+    g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    out = []
+    for c in labels.unique(sorted=True).tolist():
+        idx = (labels == c).nonzero().squeeze(1).cpu()
+        if len(idx) < per_class:
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than per_class={per_class}")
+        out.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return torch.cat(out)
+
+
+def _check_labelled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(x, "x", ndim=4)
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.dim() != 1:
+        raise ValueError("labels must be a 1-D int64 tensor")
+    if len(labels) != len(x):
+        raise ValueError(f"x has {len(x)} images but labels has {len(labels)}")
+    check_same(("the model", next(model.parameters()).detach()), ("x", x))
+    if labels.device != x.device:
+        raise ValueError(f"labels are on {labels.device} but x is on {x.device}")
+
+
+def train_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Train `model` in place on ``x [n, C, H, W]``, ``labels [n]`` (int64) with Adam and
+    the cross-entropy; seeded mini-batch order. Returns the mean loss of every epoch."""
+    _check_labelled(model, x, labels)
+    epochs, batch_size = _check_int(epochs, "epochs"), _check_int(batch_size, "batch_size")
+    check_positive(lr, "lr")
+    check_nonneg(weight_decay, "weight_decay")
+    g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    losses = []
+    model.train()
+    for _ in tqdm(range(epochs), desc="train_classifier", disable=not progress):
+        total = 0.0
+        for idx in torch.randperm(len(x), generator=g).split(batch_size):
+            idx = idx.to(x.device)
+            loss = cross_entropy(model(x[idx]), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(x))
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def accuracy(
+    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000
+) -> float:
+    """The fraction of ``x [n, C, H, W]`` that `model` classifies as ``labels [n]``."""
+    _check_labelled(model, x, labels)
+    model.eval()
+    hits = sum(
+        int((model(xb).argmax(1) == lb).sum())
+        for xb, lb in zip(x.split(batch_size), labels.split(batch_size), strict=True)
+    )
+    return hits / len(x)
