@@ -1,4 +1,4 @@
-"""Tests of lib.lista: LISTA, deepen, lista, code_error, train_lista (chapter 04)."""
+"""Tests of lib.lista: LISTA, deepen, run_lista, code_error, train_lista (chapter 04)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,79 @@ def test_training_is_seeded_and_records_validation():
     assert torch.equal(runs[0][1], runs[1][1])
 
 
+@pytest.mark.parametrize("n_features", [20, 45])  # overcomplete (Q square) and undercomplete
+@pytest.mark.parametrize("n_steps", [1, 4])
+def test_projected_initialization_is_exactly_k_ista_steps(n_features, n_steps):
+    y, W_d, lam = problem(10, n_features=n_features)
+    model = LISTA(W_d, lam, n_steps, per_step_thresholds=True, project=True)
+    rank = min(n_features, W_d.shape[1])
+    assert model.Q.shape == (n_features, rank) and model.W_e.shape == (rank, W_d.shape[1])
+    assert torch.allclose(model.Q.T @ model.Q, torch.eye(rank, dtype=W_d.dtype), atol=1e-12)
+    ref = ista(y, W_d, lam, tol=0, max_iter=n_steps, backtrack=False)
+    with torch.no_grad():
+        assert torch.allclose(model(y), ref.z, atol=1e-9, rtol=0)
+        assert torch.allclose(model.encoder(), W_d / lipschitz(W_d), atol=1e-12)
+    assert bool((ref.z != 0).any())
+
+
+def test_projection_ignores_what_z_star_ignores():
+    # z* depends on y only through W_dᵀy: a trained projected LISTA must ignore any v ⊥ range(W_d)
+    y, W_d, lam = problem(11, batch=64, n_features=45)
+    z_star = fista(y, W_d, lam, tol=1e-10, max_iter=5000).z
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(y.shape, generator=g, dtype=y.dtype)
+    v = v - v @ W_d @ torch.linalg.pinv(W_d)  # the part of v orthogonal to range(W_d)
+    assert float((v @ W_d).abs().max()) < 1e-10 and float(v.norm()) > 1
+    plain, proj = LISTA(W_d, lam, 3), LISTA(W_d, lam, 3, project=True)
+    for model in (plain, proj):
+        train_lista(model, y, z_star, 3, 1e-2, 16, seed=0, progress=False)
+    with torch.no_grad():
+        assert torch.allclose(proj(y + v), proj(y), atol=1e-10)
+        assert float((plain(y + v) - plain(y)).abs().max()) > 1e-4  # the plain encoder does not
+
+
+def test_projected_large_and_small_batches_agree():
+    y, W_d, lam = problem(12, batch=60, n_features=45)  # 60 > 45 rows: Q folded into W_e
+    model = LISTA(W_d, lam, 3, per_step_thresholds=True, project=True)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.W_e += 0.01 * torch.randn(model.W_e.shape, generator=g, dtype=W_d.dtype)
+        whole = model(y)
+        parts = torch.cat([model(part) for part in y.split(10)])
+        assert torch.allclose(whole, parts, atol=1e-12)
+        assert model.encoder().shape == (45, 30)
+        assert torch.allclose(y @ model.encoder(), (y @ model.Q) @ model.W_e, atol=1e-12)
+
+
+def test_deepen_keeps_the_projection():
+    y, W_d, lam = problem(13, n_features=45)
+    model = LISTA(W_d, lam, 3, per_step_thresholds=True, project=True)
+    deep, short = deepen(model, 5), deepen(model, 2)
+    assert torch.equal(deep.Q, model.Q) and deep.Q is not model.Q
+    assert deep.n_steps == 5 and short.theta.shape == (2, W_d.shape[1])
+    assert dict(deep.named_buffers()).keys() == {"Q"}
+    with torch.no_grad():
+        assert torch.allclose(deep(y, n_steps=3), model(y))
+        assert torch.allclose(short(y), model(y, n_steps=2))
+
+
+def test_cosine_schedule_starts_at_lr_and_trains():
+    y, W_d, lam = problem(14, batch=64)
+    z_star = fista(y, W_d, lam, tol=1e-10, max_iter=5000).z
+    losses = {}
+    for schedule in ("constant", "cosine"):
+        model = LISTA(W_d, lam, 2, project=True)
+        h = train_lista(model, y, z_star, 4, 1e-3, 16, 0, progress=False, schedule=schedule)
+        losses[schedule] = h.train_loss
+    assert losses["cosine"][0] == pytest.approx(losses["constant"][0], rel=0.2)
+    assert losses["cosine"][-1] < losses["cosine"][0]
+    # one epoch, one batch: the only update uses lr · ½(1 + cos 0) = lr, the same as constant
+    one = [LISTA(W_d, lam, 2) for _ in range(2)]
+    for model, schedule in zip(one, ("constant", "cosine"), strict=True):
+        train_lista(model, y, z_star, 1, 1e-3, 64, 0, progress=False, schedule=schedule)
+    assert torch.equal(one[0].S, one[1].S)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_shapes_and_dtypes(dtype):
     y, W_d, lam = problem(7, batch=5, dtype=dtype)
@@ -129,6 +202,9 @@ def test_cuda():
     assert torch.allclose(z.cpu(), ref, atol=1e-6)
     z_star = fista(y, W_d, lam, tol=1e-8).z
     train_lista(model, y.cuda(), z_star.cuda(), 1, 1e-3, 8, 0, progress=False)
+    proj = LISTA(W_d.cuda(), lam, 3, project=True)
+    assert proj.Q.device.type == "cuda"
+    assert torch.allclose(proj(y.cuda()).cpu(), ref, atol=1e-6)
 
 
 def test_bad_inputs():
@@ -161,3 +237,7 @@ def test_bad_inputs():
         train_lista(model, y, z_star, 1, 1e-3, 4, -1, progress=False)
     with pytest.raises(ValueError, match="LISTA"):
         train_lista(torch.nn.Linear(2, 2), y, z_star, 1, 1e-3, 4, 0, progress=False)
+    with pytest.raises(ValueError, match="schedule"):
+        train_lista(model, y, z_star, 1, 1e-3, 4, 0, progress=False, schedule="step")
+    with pytest.raises(ValueError, match="features"):
+        LISTA(W_d, lam, 2, project=True)(y[:, :5])
