@@ -1,10 +1,11 @@
-"""Shared test fixtures: paths of the repository and of ../shared."""
+"""Shared test fixtures: paths of the repository and of ../shared, one torch thread."""
 
 from __future__ import annotations
 
 import pathlib
 
 import pytest
+import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -13,3 +14,13 @@ SHARED = ROOT.parent / "shared"
 @pytest.fixture(scope="session")
 def root() -> pathlib.Path:
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models in a Python loop: one thread is fastest, and on a shared machine a second
+    thread only waits for a busy core. Restores the previous count afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -27,12 +27,7 @@ BOUNDARIES = ["zero", "circular"]
 LAM, ALPHA = 0.1, 0.5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def images(seed, batch=4, C=1, H=10, W=12, dtype=torch.float64):
