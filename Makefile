@@ -56,9 +56,11 @@ $(CHROMIUM) &:
 	apt-get update -qq >/dev/null
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 
+# `jupyter-book build` with Sphinx's parallel read: JOBS notebooks execute at once, one thread each.
+book: export OMP_NUM_THREADS = 1
 book: $(STAMP) $(VENDOR)
 	rm -rf _build/html
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	JOBS=$(JOBS) $(PY) _ext/build_book.py build . -W -n --keep-going
 	@echo "Built: $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)

@@ -209,12 +209,14 @@ def conv_fista(
         X(t+1) = Z(t+1) + ((s(t) − 1) / s(t+1)) (Z(t+1) − Z(t))
 
     D X is kept up to date by linearity (D X = D Z(t+1) + β(D Z(t+1) − D Z(t))), so one
-    iteration costs one D and one Dᵀ and the energy comes for free.
+    iteration costs one D and one Dᵀ and the energy comes for free. With the circular boundary
+    both run on maps packed two per complex number (:func:`_circular_ops`).
 
     - ``L`` defaults to ‖D‖₂²: :func:`conv_lipschitz` for the zero boundary; for the circular
       one the same number in closed form, max_ω λ_max(K̂(ω)K̂(ω)ᴴ) (D is block diagonal in
       the Fourier domain). ``momentum=False`` is ISTA.
-    - ``restart=True``: adaptive restart (O'Donoghue & Candès, 2015), per image.
+    - ``restart=True``: adaptive restart (O'Donoghue & Candès, 2015), per image, in its
+      function form: the momentum is reset whenever the energy goes up.
     - Stops when every image has ‖Z(t+1) − Z(t)‖ ≤ tol·‖Z(t+1)‖ (never when tol = 0), or after
       `max_iter`; ``callback(t, z)`` after each iteration stops it by returning True.
 
@@ -229,48 +231,110 @@ def conv_fista(
     if L is None:
         L = _fast_lipschitz(K, image_shape, boundary, exact=True)
     L = check_positive(L, "L")
-    Kd, yd = K.detach(), y.detach()
-    K_hat = _filters_fft(Kd, image_shape) if boundary == "circular" else None
+    if z0 is not None:
+        _check_codes(z0, y, K, boundary, "z0")
+    yd = y.detach()
+    if boundary == "circular":
+        pack, unpack, D, Dt_over_L = _circular_ops(K.detach(), image_shape, L)
+    else:
+        Kd = K.detach()
 
-    def D(t):
-        return _decode(t, Kd, boundary, K_hat)
+        def pack(t):
+            return t
 
-    def Dt(t):
-        return _adjoint(t, Kd, boundary, K_hat)
+        def unpack(t):
+            return t
+
+        def D(t):
+            return _decode(t, Kd, boundary)
+
+        def Dt_over_L(t):
+            return _adjoint(t, Kd, boundary) / L
 
     if z0 is None:
-        z = torch.zeros(len(y), K.shape[0], *shape, dtype=y.dtype, device=y.device)
+        z = pack(torch.zeros(len(y), K.shape[0], *shape, dtype=y.dtype, device=y.device))
         Dz = torch.zeros_like(yd)
     else:
-        _check_codes(z0, y, K, boundary, "z0")
-        z = z0.detach().clone()
+        z = pack(z0.detach())
         Dz = D(z)
     x, Dx = z, Dz
-    s = torch.ones(len(y), 1, 1, 1, dtype=y.dtype, device=y.device)
+    ones = (len(y),) + (1,) * (z.ndim - 1)
+    s = torch.ones(ones, dtype=y.dtype, device=y.device)
+    E_old = torch.full((len(y),), float("inf"), dtype=y.dtype, device=y.device)
     history, converged = [], False
     with torch.no_grad():
         for it in range(1, int(max_iter) + 1):
-            z_new = softshrink(x - Dt(Dx - yd) / L, lam / L)
+            z_new = softshrink(x - Dt_over_L(Dx - yd), lam / L)
             Dz_new = D(z_new)
-            E = 0.5 * (yd - Dz_new).pow(2).sum((1, 2, 3)) + lam * z_new.abs().sum((1, 2, 3))
+            E = 0.5 * (yd - Dz_new).pow(2).sum((1, 2, 3)) + lam * z_new.abs().flatten(1).sum(1)
             history.append(E.mean())
             dz = z_new - z
             if momentum:
                 s_new = (1 + torch.sqrt(1 + 4 * s * s)) / 2
                 beta = (s - 1) / s_new
                 if restart:
-                    reset = ((x - z_new) * dz).sum((1, 2, 3), keepdim=True) > 0
+                    reset = (E > E_old).reshape(ones)
                     beta, s_new = beta.masked_fill(reset, 0.0), s_new.masked_fill(reset, 1.0)
-                x, Dx, s = z_new + beta * dz, Dz_new + beta * (Dz_new - Dz), s_new
+                x, s = torch.addcmul(z_new, beta, dz), s_new
+                Dx = Dz_new + beta.reshape(-1, 1, 1, 1) * (Dz_new - Dz)
             else:
                 x, Dx = z_new, Dz_new
-            z, Dz = z_new, Dz_new
+            z, Dz, E_old = z_new, Dz_new, E
             if tol > 0 and _small_steps(dz, z_new, tol):
                 converged = True
                 break
-            if callback is not None and bool(callback(it, z)):
+            if callback is not None and bool(callback(it, unpack(z))):
                 break
-    return SolverResult(z, torch.stack(history), it, converged)
+    return SolverResult(unpack(z), torch.stack(history), it, converged)
+
+
+def _circular_ops(K: torch.Tensor, image_shape: tuple[int, int], L: float):
+    """pack, unpack, D and Dᵀ/L for the circular boundary, on maps packed two per complex number.
+
+    Packed codes are ``[batch, n/2, H, W, 2]``: maps 2j and 2j+1 are the real and imaginary
+    parts of one complex map c_j (a zero map is added when n is odd). Filters and maps are real,
+    so with the full 2-D FFT ĉ_j = Ẑ_2j + i Ẑ_2j+1 and
+
+        D(Z) = 2 Re ifft2(Σ_j A_j ĉ_j),                A_j = (K̂_2j − i K̂_2j+1) / 2,
+        g_2j + i g_2j+1 = ifft2(Σ_c M_jc R̂_c),         M_j = conj(K̂_2j) + i conj(K̂_2j+1),
+
+    where g = Dᵀ(R). One iteration then costs n/2 complex FFTs each way instead of n real
+    ones, about 1.6× faster with torch's CPU FFT (benchmarks/bench_conv.py).
+    """
+    n, C = K.shape[:2]
+    if n % 2:
+        K = torch.cat([K, torch.zeros_like(K[:1])])
+    K_hat = torch.fft.fft2(K, s=image_shape)  # [n (even), C, H, W] complex
+    A = 0.5 * (K_hat[0::2] - 1j * K_hat[1::2])
+    M = (K_hat[0::2].conj() + 1j * K_hat[1::2].conj()) / L
+
+    def pack(z):
+        B, _, H, W = z.shape
+        if n % 2:
+            z = torch.cat([z, torch.zeros_like(z[:, :1])], 1)
+        return z.reshape(B, -1, 2, H, W).permute(0, 1, 3, 4, 2).contiguous()
+
+    def unpack(p):
+        B, half, H, W, _ = p.shape
+        return p.permute(0, 1, 4, 2, 3).reshape(B, 2 * half, H, W)[:, :n]
+
+    def D(p):
+        c_hat = torch.fft.fft2(torch.view_as_complex(p))  # [B, n/2, H, W]
+        if C == 1:
+            s_hat = (c_hat * A[:, 0]).sum(1, keepdim=True)
+        else:
+            s_hat = (c_hat[:, :, None] * A[None]).sum(1)
+        return 2 * torch.fft.ifft2(s_hat).real
+
+    def Dt_over_L(r):
+        r_hat = torch.fft.fft2(r)  # [B, C, H, W]
+        if C == 1:
+            g_hat = r_hat * M[:, 0]
+        else:
+            g_hat = (r_hat[:, None] * M[None]).sum(2)
+        return torch.view_as_real(torch.fft.ifft2(g_hat))
+
+    return pack, unpack, D, Dt_over_L
 
 
 def _small_steps(dz: torch.Tensor, z: torch.Tensor, tol: float) -> bool:

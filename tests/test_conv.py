@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lib.conv import (
+    _circular_ops,
     code_shape,
     conv_adjoint,
     conv_decode,
@@ -68,8 +69,9 @@ def test_zero_boundary_is_a_true_convolution():
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_conv_fista_equals_linear_fista_on_the_matrix(boundary):
-    y, K = problem(5)
+@pytest.mark.parametrize(("C", "n_filters"), [(1, 3), (2, 4)])
+def test_conv_fista_equals_linear_fista_on_the_matrix(boundary, C, n_filters):
+    y, K = problem(5, C=C, n_filters=n_filters)
     lam = 0.1
     res = conv_fista(y, K, lam, boundary=boundary, tol=1e-10, max_iter=10_000)
     assert isinstance(res, SolverResult) and res.converged
@@ -80,6 +82,17 @@ def test_conv_fista_equals_linear_fista_on_the_matrix(boundary):
     E_lin = 0.5 * (y.reshape(2, -1) - lin.z @ W_d.T).pow(2).sum(1) + lam * lin.z.abs().sum(1)
     torch.testing.assert_close(E_conv, E_lin, rtol=1e-7, atol=0)
     torch.testing.assert_close(res.objective_history[-1], E_conv.mean())
+
+
+@pytest.mark.parametrize(("C", "n_filters"), [(1, 3), (1, 4), (2, 3)])
+def test_packed_circular_operators_match_the_reference(C, n_filters):
+    """conv_fista's circular D and Dᵀ (two maps per complex FFT) equal conv_decode/conv_adjoint."""
+    y, K = problem(10, C=C, n_filters=n_filters)
+    z = torch.randn(2, n_filters, 7, 8, generator=torch.Generator().manual_seed(11), dtype=K.dtype)
+    pack, unpack, D, Dt_over_L = _circular_ops(K, (7, 8), 2.0)
+    torch.testing.assert_close(unpack(pack(z)), z, rtol=0, atol=0)
+    torch.testing.assert_close(D(pack(z)), conv_decode(z, K, "circular"))
+    torch.testing.assert_close(unpack(Dt_over_L(y)), conv_adjoint(y, K, "circular") / 2.0)
 
 
 def test_fista_beats_ista_and_recovers_a_sparse_code():
