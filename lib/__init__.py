@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "VAE",
+            "ConvVAE",
             "VAEHistory",
             "train_vae",
             "fit_vae",

@@ -10,6 +10,7 @@ import torch
 from lib.data import load_mnist
 from lib.vae import (
     VAE,
+    ConvVAE,
     VAEHistory,
     active_dims,
     ball_overlap,
@@ -26,6 +27,7 @@ from lib.vae import (
 )
 
 SMALL = {"hidden": 32, "latent": 2}
+TINY_CONV = {"latent": 2, "channels": (4, 8)}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -255,3 +257,90 @@ def test_draw_balls(digits):
     with pytest.raises(ValueError, match="2-D codes"):
         draw_balls(ax, torch.zeros(3, 4), torch.ones(3, 4), torch.tensor([0, 1, 2]))
     plt.close(fig)
+
+
+def test_conv_vae_shapes_and_ranges(digits):
+    torch.manual_seed(0)
+    model = ConvVAE(latent=3)
+    assert model.channels == (8, 64) and model.n_features == 784
+    mu, logvar = model.encode(digits[:5])
+    assert mu.shape == logvar.shape == (5, 3)
+    recon = model.decode(model.reparameterize(mu, logvar))
+    assert recon.shape == (5, 784) and bool(((recon > 0) & (recon < 1)).all())
+    recon, mu2, _ = model(digits[:5], noise=False)
+    assert torch.equal(mu, mu2) and torch.allclose(recon, model.decode(mu))
+    assert math.isfinite(negative_elbo(model, digits[:5], samples=2))
+    assert codes(model, digits[:5])[1].shape == (5, 3)
+
+
+def test_conv_vae_is_convolutional(digits):
+    """Shifting a digit by 4 pixels (a multiple of the two strides) shifts the first layer's
+    feature maps by 2: the encoder shares its weights across positions."""
+    model = ConvVAE(**TINY_CONV)
+    img = digits[:1].reshape(1, 1, 28, 28)
+    moved = torch.roll(img, shifts=4, dims=3)
+    with torch.no_grad():
+        a, b = model.enc(img), model.enc(moved)
+    assert torch.allclose(torch.roll(a, shifts=2, dims=3)[..., 4:12], b[..., 4:12], atol=1e-6)
+
+
+def test_conv_vae_training_lowers_the_loss(digits):
+    torch.manual_seed(0)
+    model = ConvVAE(**TINY_CONV)
+    before = negative_elbo(model, digits, samples=2, seed=5)
+    history = train_vae(model, digits, epochs=3, batch_size=32, lr=1e-2, progress=False)
+    assert len(history.loss) == 3 * 7  # 200 digits in batches of 32: 6 full + 1 of 8
+    assert negative_elbo(model, digits, samples=2, seed=5) < before - 100
+
+
+def test_conv_vae_seeded_determinism(digits):
+    a, ha = fit_vae(digits[:64], conv=True, epochs=1, batch_size=32, seed=3, progress=False)
+    b, hb = fit_vae(digits[:64], conv=True, epochs=1, batch_size=32, seed=3, progress=False)
+    c, hc = fit_vae(digits[:64], conv=True, epochs=1, batch_size=32, seed=4, progress=False)
+    assert isinstance(a, ConvVAE) and a.latent == 2
+    assert ha.loss == hb.loss and ha.loss != hc.loss
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert negative_elbo(a, digits, seed=7) == negative_elbo(b, digits, seed=7)
+
+
+def test_conv_vae_float64(digits):
+    model, history = fit_vae(digits[:32].double(), conv=True, epochs=1, progress=False)
+    assert next(model.parameters()).dtype == torch.float64
+    assert model(digits[:2].double())[0].dtype == torch.float64
+    assert math.isfinite(history.loss[-1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_conv_vae_cuda(digits):
+    y = digits[:64].to("cuda")
+    model, history = fit_vae(y, conv=True, epochs=1, batch_size=32, progress=False)
+    assert next(model.parameters()).device.type == "cuda"
+    assert math.isfinite(negative_elbo(model, y)) and math.isfinite(history.loss[-1])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m, y: m.encode(y[:, :100]), r"y must have shape \[batch, 784\]"),
+        (lambda m, y: m.encode(y.reshape(-1, 28, 28)), "y must have 2 dimensions"),
+        (lambda m, y: m.encode(y.double()), "y is torch.float64"),
+        (lambda m, y: m.encode(torch.full_like(y, float("nan"))), "y contains NaN"),
+        (lambda m, y: m.decode(torch.zeros(3, 5)), r"z must have shape \[batch, 2\]"),
+        (lambda m, y: train_vae(m, y * 2, epochs=1), r"y must lie in \[0, 1\]"),
+        (lambda m, y: fit_vae(y[:, :100], conv=True, epochs=1), r"\[batch, 784\]"),
+        (lambda m, y: ConvVAE(latent=0), "latent must be"),
+        (lambda m, y: ConvVAE(channels=(8,)), r"channels must be a pair"),
+        (lambda m, y: ConvVAE(channels=(8, 0)), "c2 must be"),
+        (lambda m, y: ConvVAE(channels=(8.0, 16)), "c1 must be"),
+    ],
+)
+def test_conv_vae_errors(digits, call, match):
+    model = ConvVAE(**TINY_CONV)
+    with pytest.raises(ValueError, match=match):
+        call(model, digits[:4])
+
+
+def test_conv_vae_mismatched_device_is_refused(digits):
+    model = ConvVAE(**TINY_CONV).to("meta")
+    with pytest.raises(ValueError, match="same device"):
+        model.encode(digits[:4])
