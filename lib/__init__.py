@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
             "filter_orientation",
             "shift_similarity",
             "radial_symmetry",
+            "orientation_gap",
         ],
         "conv",
     ),

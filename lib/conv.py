@@ -367,6 +367,7 @@ def learn_conv_dictionary(
     fista_iter: int = 20,
     lr: float = 1.0,
     boundary: str = "circular",
+    recenter: bool = True,
     seed: int = 0,
     progress: bool = True,
 ) -> ConvDictionaryResult:
@@ -378,6 +379,12 @@ def learn_conv_dictionary(
     that gradient in K) comes from a few warm-started power iterations, then unit-norm filters
     (without it, ‖K‖ grows and ‖Z‖₁ shrinks for free, as in chapter 02). Filters start as
     random centred crops of the images, chosen with a generator seeded with `seed`.
+
+    ``recenter=True`` then moves every filter whose energy centroid is half a pixel or more
+    off the middle of its window back to the middle, and its map Zᵢ the other way
+    (:func:`_recenter`). Kᵢ ∗ Zᵢ does not change when Kᵢ and Zᵢ shift in opposite
+    directions, so nothing holds a filter in place: without this, filters drift towards a
+    border of the k × k window and lose the part that falls out of it.
     Introduced in chapter 06.
     """
     check_tensor(y, "y", ndim=4)
@@ -399,7 +406,46 @@ def learn_conv_dictionary(
         losses.append(float(res.objective_history[-1]))
         grad, L_K, v = _filter_gradient(y, z, K, boundary, v)
         K = normalize_filters(K - lr * grad / max(L_K, 1e-12))
+        if recenter:
+            K, z = _recenter(K, z)
     return ConvDictionaryResult(K, z, torch.tensor(losses, dtype=torch.float64))
+
+
+def _centroid(K: torch.Tensor) -> torch.Tensor:
+    """Energy centroid (row, column) of each filter ``K [n, C, k, k]``, from the window's middle.
+
+    Σₓ x Kᵢ(x)² / Σₓ Kᵢ(x)² (channels summed), in pixels: ``[n, 2]``, (0, 0) when centred.
+    """
+    P = K.detach().pow(2).sum(1)
+    P = P / P.sum((1, 2), keepdim=True).clamp_min(1e-30)
+    k = K.shape[-1]
+    r = torch.arange(k, dtype=P.dtype, device=P.device) - (k - 1) / 2
+    return torch.stack([(P.sum(2) * r).sum(1), (P.sum(1) * r).sum(1)], 1)
+
+
+def _shift_in_window(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x [..., k, k]`` moved by (dy, dx) pixels inside its window; what leaves it is lost."""
+    k = x.shape[-1]
+    padded = torch.nn.functional.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[..., top : top + k, left : left + k]
+
+
+def _recenter(K: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Filters moved so their energy centroid is within half a pixel of the window's middle.
+
+    Kᵢ moves by −d, the rounded centroid, and its map Zᵢ by +d (a circular roll), so
+    Kᵢ ∗ Zᵢ is unchanged but for the part of Kᵢ pushed out of the window (usually the
+    small tail opposite the one pulled back in). With the zero boundary the rolled Zᵢ is
+    only a warm start for the next codes. Returns unit-norm filters and the moved maps.
+    """
+    shifts = _centroid(K).round().long().tolist()
+    K, z = K.clone(), z.clone()
+    for i, (dy, dx) in enumerate(shifts):
+        if dy or dx:
+            K[i] = _shift_in_window(K[i], -dy, -dx)
+            z[:, i] = torch.roll(z[:, i], (dy, dx), (-2, -1))
+    return normalize_filters(K), z
 
 
 def _init_filters(y, n_filters, k, g):
@@ -430,21 +476,53 @@ def _fast_lipschitz(K, image_shape, boundary, exact=False):
 
 
 def _filter_gradient(y, z, K, boundary, v, n_power=2):
-    """∂/∂K of mean_batch ½‖Y − D_K(Z)‖², and L_K = ‖K ↦ D_K(Z)‖² / batch by power iteration."""
+    """∂/∂K of mean_batch ½‖Y − D_K(Z)‖², and L_K = ‖A‖² / batch by power iteration.
 
-    def half_sq(Kt, target):
-        return 0.5 * (conv_decode(z, Kt, boundary) - target).pow(2).sum() / len(y)
-
-    Kr = K.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(half_sq(Kr, y), Kr)
-    zero = torch.zeros_like(y)
+    A: K ↦ D_K(Z) = Σᵢ Kᵢ ∗ Zᵢ is linear in K for fixed codes Z (:func:`_filter_ops`), so the
+    gradient is Aᵀ(A K − Y) / batch and AᵀA v is one more A and Aᵀ; `v` warm-starts the
+    power iteration from the previous step and comes back updated. Returns (grad, L_K, v).
+    """
+    A, At = _filter_ops(z, K.shape[-1], tuple(y.shape[-2:]), boundary)
+    grad = At(A(K.detach()) - y) / len(y)
     L_K = 0.0
-    for _ in range(n_power):  # AᵀA v is the gradient of ½‖A v‖² for the linear map A: K ↦ D_K(Z)
-        v = (v / torch.linalg.vector_norm(v)).requires_grad_(True)
-        (w,) = torch.autograd.grad(half_sq(v, zero), v)
-        L_K = float((v.detach() * w).sum())
-        v = w.detach()
+    for _ in range(n_power):
+        v = v / torch.linalg.vector_norm(v)
+        w = At(A(v)) / len(y)
+        L_K = float((v * w).sum())
+        v = w
     return grad, 1.05 * L_K, v
+
+
+def _filter_ops(z, k, image_shape, boundary):
+    """A: K ↦ Σᵢ Kᵢ ∗ Zᵢ for fixed ``z [batch, n, H', W']`` and its adjoint Aᵀ: R ↦ ∂K.
+
+    Circular: in the Fourier domain, Aᵀ(R)ᵢ,c = the first k × k lags of Σ_b Z_b,ᵢ ⋆ R_b,c
+    (a correlation), with Ẑ computed once. Zero boundary: Aᵀ(R) = ∂⟨A K, R⟩/∂K by autograd.
+    """
+    if boundary == "circular":
+        Z_hat = torch.fft.rfft2(z)
+
+        def A(K):
+            y_hat = torch.einsum("bihw,ichw->bchw", Z_hat, _filters_fft(K, image_shape))
+            return torch.fft.irfft2(y_hat, s=image_shape)
+
+        def At(r):
+            g_hat = torch.einsum("bihw,bchw->ichw", Z_hat.conj(), torch.fft.rfft2(r))
+            return torch.fft.irfft2(g_hat, s=image_shape)[..., :k, :k]
+
+        return A, At
+
+    def A(K):
+        return _decode(z, K, boundary)
+
+    def At(r):
+        Kr = torch.zeros(z.shape[1], r.shape[1], k, k, dtype=r.dtype, device=r.device)
+        Kr.requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad((A(Kr) * r).sum(), Kr)
+        return g
+
+    return A, At
 
 
 def _check_images(y: torch.Tensor, K: torch.Tensor) -> None:
@@ -508,18 +586,38 @@ def radial_symmetry(K: torch.Tensor) -> torch.Tensor:
     """How center-surround each filter is: cosine between Kᵢ and its radial average.
 
     For ``K [n_filters, C, k, k]`` (channels summed), R(Kᵢ) replaces every pixel by the mean of
-    the pixels at the same rounded distance from the center. Returns ``[n_filters]`` in
-    [0, 1]: 1 for a radially symmetric filter (a blob or a center-surround unit), near 0 for
-    an edge or a grating, whose rings average out. Chapter 06.
+    the pixels at the same rounded distance from the filter's center, its energy centroid
+    Σₓ x Kᵢ(x)² / Σₓ Kᵢ(x)². Returns ``[n_filters]`` in [0, 1]: 1 for a radially symmetric
+    filter (a blob or a center-surround unit), near 0 for an edge or a grating, whose rings
+    average out. The centroid rather than the middle of the window, because a convolutional
+    filter may sit anywhere in its window (Kᵢ and Zᵢ shifted in opposite directions give the
+    same Kᵢ ∗ Zᵢ): a center-surround unit one pixel off the middle is still one. Chapter 06.
     """
     _check_filters(K)
     x = K.detach().double().sum(1)  # [n, k, k]
     k = x.shape[-1]
-    r = torch.arange(k, dtype=torch.float64, device=x.device) - (k - 1) / 2
-    ring = torch.sqrt(r[:, None] ** 2 + r[None, :] ** 2).round().long().flatten()
+    c = _centroid(x[:, None])  # [n, 2]
+    r = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2
+    dy, dx = r[None, :, None] - c[:, 0, None, None], r[None, None, :] - c[:, 1, None, None]
+    ring = torch.sqrt(dy**2 + dx**2).round().long().flatten(1)  # [n, k²]
     flat = x.flatten(1)
     sums = torch.zeros(len(x), int(ring.max()) + 1, dtype=x.dtype, device=x.device)
-    sums.index_add_(1, ring, flat)
-    radial = (sums / torch.bincount(ring).to(x.dtype))[:, ring]
+    counts = torch.zeros_like(sums).scatter_add_(1, ring, torch.ones_like(flat))
+    radial = (sums.scatter_add_(1, ring, flat) / counts.clamp_min(1)).gather(1, ring)
     cos = (flat * radial).sum(1) / (flat.norm(dim=1) * radial.norm(dim=1)).clamp_min(1e-30)
     return cos.abs()
+
+
+def orientation_gap(angle: torch.Tensor) -> float:
+    """Largest gap, in degrees, between consecutive orientations on the 180° circle.
+
+    ``angle [m]`` in degrees, as :func:`filter_orientation` returns (taken modulo 180). m
+    evenly spread orientations give 180/m (22.5° for eight); no orientation gives 180.
+    Unlike a count of fixed bins, it does not depend on where the bin edges fall. Chapter 06.
+    """
+    if not isinstance(angle, torch.Tensor) or angle.dim() != 1:
+        raise ValueError(f"angle must be a 1-D tensor of degrees, got {angle!r:.60}")
+    if len(angle) == 0:
+        return 180.0
+    a = torch.sort(angle.detach().double() % 180).values
+    return float(torch.diff(torch.cat([a, a[:1] + 180])).max())

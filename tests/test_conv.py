@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from lib.conv import (
+    _centroid,
     _circular_ops,
+    _filter_gradient,
     code_shape,
     conv_adjoint,
     conv_decode,
@@ -17,6 +19,7 @@ from lib.conv import (
     filter_orientation,
     learn_conv_dictionary,
     normalize_filters,
+    orientation_gap,
     radial_symmetry,
     shift_similarity,
 )
@@ -129,6 +132,33 @@ def test_learning_lowers_the_energy_and_keeps_unit_filters():
     assert out.loss_history[-1] < 0.75 * out.loss_history[0]
 
 
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_filter_gradient_matches_autograd(boundary):
+    y, K = problem(11, C=2)
+    g = torch.Generator().manual_seed(12)
+    z = torch.randn(2, 3, *code_shape((7, 8), 4, boundary), generator=g, dtype=torch.float64)
+    Kr = K.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(0.5 * (conv_decode(z, Kr, boundary) - y).pow(2).sum() / 2, Kr)
+    v = torch.randn(K.shape, generator=g, dtype=torch.float64)
+    grad, L_K, _ = _filter_gradient(y, z, K, boundary, v, n_power=300)
+    torch.testing.assert_close(grad, want)
+    cols = [
+        conv_decode(z, e.reshape(K.shape), boundary).flatten()
+        for e in torch.eye(K.numel(), dtype=K.dtype)
+    ]
+    L_true = float(torch.linalg.matrix_norm(torch.stack(cols, 1), ord=2)) ** 2 / 2
+    assert L_K == pytest.approx(1.05 * L_true, rel=1e-6)
+
+
+def test_learning_keeps_filters_centred():
+    g = torch.Generator().manual_seed(13)
+    y = torch.randn(2, 1, 16, 16, generator=g, dtype=torch.float64)
+    for recenter in [True, False]:
+        out = learn_conv_dictionary(y, 4, 5, 0.1, n_steps=20, recenter=recenter, progress=False)
+        off = _centroid(out.K).abs().amax()
+        assert (off <= 0.5) if recenter else (off > 0.5)
+
+
 def test_bad_inputs():
     y, K = problem(9)
     with pytest.raises(ValueError, match="lam"):
@@ -164,6 +194,17 @@ def test_filter_measures_on_known_filters():
     assert min(float(angle[1]), 180 - float(angle[1])) < 1 and abs(float(angle[2]) - 90) < 1
     sym = radial_symmetry(K)
     assert sym[0] > 0.9 and (sym[1:] < 0.05).all()
+    off_centre = torch.zeros_like(dog)
+    off_centre[..., 2:, 1:] = dog[..., :-2, :-1]  # the same unit two rows down, one column right
+    assert radial_symmetry(off_centre)[0] > 0.9
+
+
+def test_orientation_gap():
+    assert orientation_gap(torch.tensor([0.0, 45.0, 90.0, 135.0])) == pytest.approx(45.0)
+    assert orientation_gap(torch.tensor([170.0, 190.0])) == pytest.approx(160.0)
+    assert orientation_gap(torch.zeros(0)) == 180.0
+    with pytest.raises(ValueError, match="1-D"):
+        orientation_gap(torch.zeros(2, 2))
 
 
 def test_shift_similarity_sees_shifted_copies():
