@@ -187,8 +187,12 @@ def fetch_mnist_file(
     """Return the path of the verified IDX file `name` in the cache, downloading it if needed.
 
     A cached file whose SHA-256 no longer matches ``MNIST_SHA256[name]`` is deleted and
-    fetched again. Each base URL (``base_url`` or else ``MNIST_MIRRORS``) is tried in turn;
-    when all fail, ``RuntimeError`` lists every URL tried and why it failed.
+    fetched again. A gzipped copy ``name.gz`` in `cache_dir` whose content matches is used
+    as it is (read_idx reads it; nothing is written), so a folder of the official ``.gz``
+    files, such as ``../shared/data/mnist``, works as a cache; one that does not match is
+    left alone and the file is downloaded. Each base URL (``base_url`` or else
+    ``MNIST_MIRRORS``) is tried in turn; when all fail, ``RuntimeError`` lists every URL
+    tried and why it failed.
     """
     if name not in MNIST_SHA256:
         raise ValueError(f"unknown MNIST file {name!r}; known: {sorted(MNIST_SHA256)}")
@@ -197,6 +201,9 @@ def fetch_mnist_file(
         if sha256_hex(path.read_bytes()) == MNIST_SHA256[name]:
             return path
         path.unlink()  # corrupt or stale: refuse it and download again
+    gz = path.with_name(name + ".gz")
+    if gz.exists() and sha256_hex(_gunzip(gz.read_bytes(), gz.name)) == MNIST_SHA256[name]:
+        return gz
     bases = [base_url] if base_url is not None else list(MNIST_MIRRORS)
     errors = []
     for base in bases:

@@ -236,6 +236,18 @@ def test_download_rejects_bad_arguments(kwargs, message, tmp_path):
         data.download(**{**args, **kwargs})
 
 
+def test_a_folder_of_official_gz_files_is_a_cache(source_checksums, corrupted, tmp_path):
+    """load_mnist(full=True, cache_dir=<folder of .gz>) reads them without a download."""
+    folder, _, count = source_checksums
+    url = closed_port_url()  # any download attempt would fail
+    images, labels = data.load_mnist("test", full=True, cache_dir=folder, base_url=url)
+    assert len(images) == len(labels) == count
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.gz" for name in T10K)
+    with pytest.raises(RuntimeError, match="download failed"):  # a .gz that does not match
+        data.fetch_mnist_file(T10K[0], cache_dir=corrupted[0], base_url=url)
+    assert (corrupted[0] / f"{T10K[0]}.gz").exists()
+
+
 def test_fetch_mnist_file_rejects_unknown_name(tmp_path):
     with pytest.raises(ValueError, match="unknown MNIST file"):
         data.fetch_mnist_file("t10k-images.csv", cache_dir=tmp_path)
