@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
             "shift_similarity",
             "radial_symmetry",
             "orientation_gap",
+            "ring_average",
         ],
         "conv",
     ),

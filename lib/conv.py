@@ -368,6 +368,7 @@ def learn_conv_dictionary(
     lr: float = 1.0,
     boundary: str = "circular",
     recenter: bool = True,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> ConvDictionaryResult:
@@ -384,10 +385,13 @@ def learn_conv_dictionary(
     off the middle of its window back to the middle, and its map Zᵢ the other way
     (:func:`_recenter`). Kᵢ ∗ Zᵢ does not change when Kᵢ and Zᵢ shift in opposite
     directions, so nothing holds a filter in place: without this, filters drift towards a
-    border of the k × k window and lose the part that falls out of it.
-    Introduced in chapter 06.
+    border of the k × k window and lose the part that falls out of it. `project`, if given,
+    maps the filters to a constraint set after every step (e.g. :func:`ring_average`), before
+    the unit norm. Introduced in chapter 06.
     """
     check_tensor(y, "y", ndim=4)
+    if project is not None and not callable(project):
+        raise ValueError(f"project must be a function of the filters, got {project!r}")
     n_filters = int(check_positive(n_filters, "n_filters"))
     k = int(check_positive(kernel_size, "kernel_size"))
     check_nonneg(lam, "lam")
@@ -408,6 +412,8 @@ def learn_conv_dictionary(
         K = normalize_filters(K - lr * grad / max(L_K, 1e-12))
         if recenter:
             K, z = _recenter(K, z)
+        if project is not None:
+            K = normalize_filters(project(K))
     return ConvDictionaryResult(K, z, torch.tensor(losses, dtype=torch.float64))
 
 
@@ -595,17 +601,33 @@ def radial_symmetry(K: torch.Tensor) -> torch.Tensor:
     """
     _check_filters(K)
     x = K.detach().double().sum(1)  # [n, k, k]
+    flat, radial = x.flatten(1), _ring_average(x, _centroid(x[:, None])).flatten(1)
+    cos = (flat * radial).sum(1) / (flat.norm(dim=1) * radial.norm(dim=1)).clamp_min(1e-30)
+    return cos.abs()
+
+
+def _ring_average(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """``x [m, k, k]`` with every pixel replaced by the mean of the pixels at the same rounded
+    distance from ``center [m, 2]`` (row, column offsets from the middle of the window)."""
     k = x.shape[-1]
-    c = _centroid(x[:, None])  # [n, 2]
     r = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2
-    dy, dx = r[None, :, None] - c[:, 0, None, None], r[None, None, :] - c[:, 1, None, None]
-    ring = torch.sqrt(dy**2 + dx**2).round().long().flatten(1)  # [n, k²]
+    dy = r[None, :, None] - center[:, 0, None, None]
+    dx = r[None, None, :] - center[:, 1, None, None]
+    ring = torch.sqrt(dy**2 + dx**2).round().long().flatten(1)  # [m, k²]
     flat = x.flatten(1)
     sums = torch.zeros(len(x), int(ring.max()) + 1, dtype=x.dtype, device=x.device)
     counts = torch.zeros_like(sums).scatter_add_(1, ring, torch.ones_like(flat))
-    radial = (sums.scatter_add_(1, ring, flat) / counts.clamp_min(1)).gather(1, ring)
-    cos = (flat * radial).sum(1) / (flat.norm(dim=1) * radial.norm(dim=1)).clamp_min(1e-30)
-    return cos.abs()
+    return (sums.scatter_add_(1, ring, flat) / counts.clamp_min(1)).gather(1, ring).view_as(x)
+
+
+def ring_average(K: torch.Tensor) -> torch.Tensor:
+    """Each filter of ``K [n_filters, C, k, k]`` (each channel) averaged over rings around the
+    middle of its window: the nearest radially symmetric filter, e.g. to learn with that
+    constraint through ``learn_conv_dictionary(..., project=ring_average)``. Chapter 06."""
+    _check_filters(K)
+    x = K.reshape(-1, *K.shape[-2:])
+    center = torch.zeros(len(x), 2, dtype=K.dtype, device=K.device)
+    return _ring_average(x, center).view_as(K)
 
 
 def orientation_gap(angle: torch.Tensor) -> float:

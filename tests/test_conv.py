@@ -21,6 +21,7 @@ from lib.conv import (
     normalize_filters,
     orientation_gap,
     radial_symmetry,
+    ring_average,
     shift_similarity,
 )
 from lib.solvers import SolverResult, fista
@@ -217,3 +218,18 @@ def test_shift_similarity_sees_shifted_copies():
     assert sim[0] == pytest.approx(1.0) and sim[1] == pytest.approx(1.0) and sim[2] < 0.9
     with pytest.raises(ValueError, match="2 atoms"):
         shift_similarity(a[None])
+
+
+def test_ring_average_and_learning_with_a_projection():
+    g = torch.Generator().manual_seed(12)
+    K = torch.randn(3, 2, 7, 7, generator=g, dtype=torch.float64)
+    R = ring_average(K)
+    torch.testing.assert_close(ring_average(R), R)  # a projection
+    torch.testing.assert_close(R, R.flip(-1))  # symmetric about the middle
+    torch.testing.assert_close(R, R.transpose(-1, -2))
+    assert bool((radial_symmetry(R[:, :1]) > 0.999).all())
+    y = torch.randn(2, 1, 16, 16, generator=g, dtype=torch.float64)
+    out = learn_conv_dictionary(y, 1, 5, 0.1, n_steps=3, project=ring_average, progress=False)
+    torch.testing.assert_close(out.K, normalize_filters(ring_average(out.K)))
+    with pytest.raises(ValueError, match="project"):
+        learn_conv_dictionary(y, 1, 5, 0.1, n_steps=1, project="ring", progress=False)
