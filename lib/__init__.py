@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
             "conv_lipschitz",
             "conv_matrix",
             "conv_fista",
+            "conv_admm",
             "ConvDictionaryResult",
             "normalize_filters",
             "learn_conv_dictionary",
