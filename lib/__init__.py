@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
             "normalize_filters",
             "learn_conv_dictionary",
             "filter_orientation",
+            "peak_frequency",
             "shift_similarity",
             "radial_symmetry",
             "orientation_gap",

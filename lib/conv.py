@@ -695,6 +695,21 @@ def filter_orientation(K: torch.Tensor, size: int = 32) -> tuple[torch.Tensor, t
     return angle, aniso
 
 
+def peak_frequency(K: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """Radius |ω|, in cycles per pixel, of the peak of each filter's power spectrum.
+
+    For ``K [n_filters, C, k, k]`` (channels summed, zero-padded to `size`²): 0 for a filter
+    with a mean, about 1/k for a single edge across the window, and up to √2/2 ≈ 0.71 for a
+    checkerboard. Chapter 06 calls a filter a grating when it is ≥ 0.25 (a period of at most
+    4 pixels). Returns ``[n_filters]``.
+    """
+    _check_filters(K)
+    P = torch.fft.fft2(K.detach().double(), s=(size, size)).abs().pow(2).sum(1).flatten(1)
+    w = torch.fft.fftfreq(size, dtype=torch.float64, device=K.device)
+    radius = torch.sqrt(w[:, None] ** 2 + w[None] ** 2).flatten()
+    return radius[P.argmax(1)]
+
+
 def shift_similarity(atoms: torch.Tensor) -> torch.Tensor:
     """For each atom, its largest normalised cross-correlation with another atom over shifts.
 

@@ -21,6 +21,7 @@ from lib.conv import (
     learn_conv_dictionary,
     normalize_filters,
     orientation_gap,
+    peak_frequency,
     radial_symmetry,
     ring_average,
     shift_similarity,
@@ -261,6 +262,12 @@ def test_filter_measures_on_known_filters():
     off_centre = torch.zeros_like(dog)
     off_centre[..., 2:, 1:] = dog[..., :-2, :-1]  # the same unit two rows down, one column right
     assert radial_symmetry(off_centre)[0] > 0.9
+    peak = peak_frequency(K)  # a grating of period 6 peaks near 1/6 cycle per pixel
+    assert float(peak[1]) < 0.2 and abs(float(peak[2]) - 1 / 6) < 0.04
+    checkerboard = ((-1.0) ** (r[:, None] + r[None]) * window)[None, None]
+    assert abs(float(peak_frequency(checkerboard)[0]) - 2**-0.5) < 1e-9
+    with pytest.raises(ValueError, match="4 dimensions"):
+        peak_frequency(torch.zeros(3, 7, 7))
 
 
 def test_orientation_gap():
