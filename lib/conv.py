@@ -1,4 +1,4 @@
-"""Convolutional sparse coding: Y = Σᵢ Kᵢ ∗ Zᵢ, solved with convolutional FISTA.
+"""Convolutional sparse coding: Y = Σᵢ Kᵢ ∗ Zᵢ, solved with convolutional FISTA or ADMM.
 
 Introduced in chapter 06. The patch model of chapters 02–03 writes one patch as
 ``y = W_d z = Σᵢ W_i z_i``; the convolutional model writes a whole image as a sum of
@@ -19,6 +19,9 @@ Shapes are batch-first: ``Y [batch, C, H, W]``, ``K [n_filters, C, k, k]``,
   is covered by k² code positions; no wrap-around.
 - ``boundary="circular"``: ``H' = H``; D is the circular convolution computed with
   ``torch.fft`` (Kᵢ zero-padded to H × W at the top-left corner), as in sporco's ConvBPDN.
+
+With the circular boundary, :func:`conv_admm` solves the same problem as sporco's ConvBPDN does
+(ADMM whose least-squares step is exact in the Fourier domain), in fewer iterations than FISTA.
 """
 
 from __future__ import annotations
@@ -448,7 +451,7 @@ def conv_admm(
                     converged = True
                 rn, sn = r / max(x_norm, 1e-300), s / max(u_norm, 1e-300)
                 if rn > 1.2 * xi * sn or xi * sn > 1.2 * rn:
-                    cap = min(2.0, 1 + 100 / (it // ADMM_CHECK_EVERY) ** 2)  # changes sum up
+                    cap = min(2.0, 1 + 100 / max(it // ADMM_CHECK_EVERY, 1) ** 2)  # summable
                     scale = min(max((rn / max(xi * sn, 1e-300)) ** 0.5, 1 / cap), cap)
             z = z_new
             if converged or (callback is not None and bool(callback(it, unpack(z)))):

@@ -130,6 +130,9 @@ def test_conv_admm_history_is_the_energy_of_every_iterate(C):
     res = conv_admm(y, K, 0.2, rho=50.0, tol=0.0, max_iter=60, callback=record)
     torch.testing.assert_close(res.objective_history, torch.stack(seen), rtol=1e-10, atol=0)
     assert res.objective_history[-1] < 0.5 * res.objective_history[0]
+    for n in (1, 3, 11):  # the residual check at the last iteration, before and after the 10th
+        short = conv_admm(y, K, 0.2, rho=50.0, tol=0.0, max_iter=n)
+        assert short.n_iter == n and short.objective_history.shape == (n,)
 
 
 def test_conv_admm_float32_reaches_float64_accuracy():
