@@ -1,4 +1,5 @@
 # Two commands do everything on a fresh clone:  `make book`  and  `make test`.
+# `make unit` is the contributors' fast lane: lint and the unit tests of lib (under 2 minutes).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +16,7 @@ FONT_AWESOME := 4.4.0
 VENDOR := _vendor/VERSIONS
 CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
 
-.PHONY: book test lint format bench clean
+.PHONY: book test unit lint format bench clean set-repository
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,8 @@ $(CHROMIUM) &:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 
 # `jupyter-book build` with Sphinx's parallel read: JOBS notebooks execute at once, one thread each.
+# Incremental: a notebook executes again only when it, lib/, the pins, _config.yml, _ext/ or
+# data/ changed since its last clean build (_ext/never_stale.py explains how).
 book: export OMP_NUM_THREADS = 1
 book: $(STAMP) $(VENDOR)
 	rm -rf _build/html
@@ -72,9 +75,20 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # Two pytest workers on two cores: one torch thread each, so they do not fight over the cores.
+# -m "slow or not slow": everything, the slow tests too (a bare `pytest` leaves them out).
 test: export OMP_NUM_THREADS = 1
 test: lint $(VENDOR) $(CHROMIUM)
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests chapters
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax -m "slow or not slow" tests chapters
+
+# The fast lane: lint, lib's unit tests and the static checks of notebooks and workflow; no
+# notebook executes and no site is built (those tests are marked slow, see pyproject.toml).
+unit: export OMP_NUM_THREADS = 1
+unit: lint
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" tests
+
+# A fork: set repository.url in _config.yml, then write it into every notebook's Colab cell.
+set-repository: $(STAMP)
+	$(PY) _ext/set_repository.py
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

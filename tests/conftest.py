@@ -24,3 +24,10 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Notebooks run by nbval are slow tests too (`make test` runs them, `make unit` does not)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

@@ -130,3 +130,32 @@ def test_toc_lists_every_chapter_in_both_parts_in_the_same_order():
 def test_numbering_restarts_in_each_part():
     assert CONFIG["html"]["use_multitoc_numbering"] is False
     assert all(p.get("numbered") for p in TOC["parts"][:2])
+
+
+def test_set_repository_points_every_notebook_at_a_fork(tmp_path):
+    """A fork sets its URL in _config.yml; `make set-repository` writes it into the notebooks."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        from set_repository import set_repository
+    finally:
+        sys.path.pop(0)
+    shutil.copytree(ROOT / "chapters", tmp_path / "chapters")
+    fork = "https://github.com/a-teacher/my-ebm-book"
+    config = (ROOT / "_config.yml").read_text().replace(CONFIG["repository"]["url"], fork)
+    (tmp_path / "_config.yml").write_text(config)
+    changed = set_repository(tmp_path)
+    assert len(changed) == len(NOTEBOOKS)
+    for nb in sorted((tmp_path / "chapters").glob("*/*.ipynb")):
+        first_code = next(c for c in load(nb)["cells"] if c["cell_type"] == "code")
+        assert f'"ebm-sparse-book @ git+{fork}"' in source(first_code)
+    for chapter in sorted((tmp_path / "chapters").iterdir()):
+        en = code_cells(chapter / f"{chapter.name}.en.ipynb")
+        es = code_cells(chapter / f"{chapter.name}.es.ipynb")
+        assert en == es, "the rewrite made the twins differ"
+    assert set_repository(tmp_path) == [], "a second run must change nothing"
+    (tmp_path / "_config.yml").write_text(config.replace(fork, "not a url"))
+    with pytest.raises(ValueError, match="repository.url"):
+        set_repository(tmp_path)

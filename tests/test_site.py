@@ -34,6 +34,8 @@ CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 APT = "apt-get update && apt-get install -y chromium chromium-driver"
 
+pytestmark = pytest.mark.slow  # builds the whole site: `make test` runs it, `make unit` does not
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> pathlib.Path:
