@@ -103,6 +103,46 @@ def test_twin_link_resolves(site, nb):
     assert (site / nb.parent.relative_to(ROOT) / href).exists()
 
 
+def lang_of(href: str) -> str | None:
+    found = re.search(r"\.(en|es)\.html(#.*)?$", href)
+    return found.group(1) if found else None
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_previous_and_next_stay_in_the_page_language(site, nb):
+    lang = "es" if nb.name.endswith(".es.ipynb") else "en"
+    html = BeautifulSoup(page(site, nb), "html.parser")
+    for cls in ("left-prev", "right-next"):
+        for a in html.select(f"a.{cls}"):
+            assert lang_of(a["href"]) in (lang, None), f"{cls} leaves the language: {a['href']}"
+    first, last = NOTEBOOKS[0].parent.name, NOTEBOOKS[-1].parent.name
+    if nb.parent.name == first:
+        assert not html.select("a.left-prev"), "the first chapter links back into the other part"
+    if nb.parent.name == last:
+        nxt = html.select("a.right-next")
+        assert all(lang_of(a["href"]) != ("es" if lang == "en" else "en") for a in nxt)
+
+
+ERRATA = {"en": "errata.en.html", "es": "errata.es.html"}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_errata_page_links_each_erratum_to_its_chapter_and_back(site, lang):
+    errata = BeautifulSoup((site / ERRATA[lang]).read_text(encoding="utf-8"), "html.parser")
+    anchors = errata.select("[id^=erratum-]")
+    assert len(anchors) >= 7, f"{len(anchors)} errata listed"
+    for anchor in anchors:
+        name = anchor["id"]
+        section = anchor if anchor.name == "section" else anchor.find_parent("section")
+        links = [a["href"] for a in section.select("a.reference.internal")]
+        chapter_links = [h for h in links if h.startswith("chapters/")]
+        assert chapter_links, f"erratum {name} links to no chapter section"
+        target = chapter_links[0].split("#")[0]
+        assert lang_of(target) == lang, f"{name} links into the other language"
+        back = (site / target).read_text(encoding="utf-8")
+        assert f"errata.{lang}.html#{name}" in back, f"{target} does not link back to {name}"
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executed_without_errors(site, nb):
     html = page(site, nb)
