@@ -115,12 +115,26 @@ def test_previous_and_next_stay_in_the_page_language(site, nb):
     for cls in ("left-prev", "right-next"):
         for a in html.select(f"a.{cls}"):
             assert lang_of(a["href"]) in (lang, None), f"{cls} leaves the language: {a['href']}"
-    first, last = NOTEBOOKS[0].parent.name, NOTEBOOKS[-1].parent.name
-    if nb.parent.name == first:
-        assert not html.select("a.left-prev"), "the first chapter links back into the other part"
-    if nb.parent.name == last:
-        nxt = html.select("a.right-next")
-        assert all(lang_of(a["href"]) != ("es" if lang == "en" else "en") for a in nxt)
+
+
+THEME_WORDS = {
+    "en": ["Contents", "Search", "Click to show"],
+    "es": ["Contenido", "Buscar", "Haz clic para mostrar"],
+}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_theme_speaks_the_page_language(site, nb):
+    lang = "es" if nb.name.endswith(".es.ipynb") else "en"
+    other = "en" if lang == "es" else "es"
+    html = page(site, nb)
+    for word in THEME_WORDS[lang]:
+        assert word in html, f"the theme's {word!r} is missing"
+    assert "Click to show" not in html or lang == "en"
+    soup_ = BeautifulSoup(html, "html.parser")
+    subtitles = {p.get_text(strip=True) for p in soup_.select("p.prev-next-subtitle")}
+    words = {"en": {"previous", "next"}, "es": {"anterior", "siguiente"}}
+    assert subtitles <= words[lang] and not subtitles & words[other], subtitles
 
 
 ERRATA = {"en": "errata.en.html", "es": "errata.es.html"}
@@ -141,6 +155,18 @@ def test_errata_page_links_each_erratum_to_its_chapter_and_back(site, lang):
         assert lang_of(target) == lang, f"{name} links into the other language"
         back = (site / target).read_text(encoding="utf-8")
         assert f"errata.{lang}.html#{name}" in back, f"{target} does not link back to {name}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_printed_output_and_no_leaked_reprs(site, nb):
+    """Each cell's printed text is one box (nb_merge_streams), and no figure code leaks the repr
+    of a matplotlib object (`<matplotlib.legend.Legend at 0x...>`) onto the page."""
+    html = BeautifulSoup(page(site, nb), "html.parser")
+    for i, out in enumerate(html.select("div.cell_output")):
+        boxes = out.select("div.output.stream")
+        assert len(boxes) <= 1, f"output {i} prints in {len(boxes)} boxes"
+    leaked = re.findall(r"&lt;(?:matplotlib|Figure)[^&]*&gt;", page(site, nb))
+    assert not leaked, f"leaked reprs: {leaked}"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
