@@ -117,26 +117,6 @@ def test_previous_and_next_stay_in_the_page_language(site, nb):
             assert lang_of(a["href"]) in (lang, None), f"{cls} leaves the language: {a['href']}"
 
 
-THEME_WORDS = {
-    "en": ["Contents", "Search", "Click to show"],
-    "es": ["Contenido", "Buscar", "Haz clic para mostrar"],
-}
-
-
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
-def test_theme_speaks_the_page_language(site, nb):
-    lang = "es" if nb.name.endswith(".es.ipynb") else "en"
-    other = "en" if lang == "es" else "es"
-    html = page(site, nb)
-    for word in THEME_WORDS[lang]:
-        assert word in html, f"the theme's {word!r} is missing"
-    assert "Click to show" not in html or lang == "en"
-    soup_ = BeautifulSoup(html, "html.parser")
-    subtitles = {p.get_text(strip=True) for p in soup_.select("p.prev-next-subtitle")}
-    words = {"en": {"previous", "next"}, "es": {"anterior", "siguiente"}}
-    assert subtitles <= words[lang] and not subtitles & words[other], subtitles
-
-
 ERRATA = {"en": "errata.en.html", "es": "errata.es.html"}
 
 
