@@ -117,6 +117,30 @@ def test_previous_and_next_stay_in_the_page_language(site, nb):
             assert lang_of(a["href"]) in (lang, None), f"{cls} leaves the language: {a['href']}"
 
 
+THEME_WORDS = {
+    "en": ["Contents", "Search this book", "Click to show"],
+    "es": ["Contenido", "Buscar en este libro", "Haz clic para mostrar"],
+}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_theme_speaks_the_page_language(site, nb):
+    """The theme's own words (search box, contents, toggle hint, previous/next) are in the
+    page's language; _ext/page_language.py swaps the catalogs per page."""
+    lang = "es" if nb.name.endswith(".es.ipynb") else "en"
+    other = "en" if lang == "es" else "es"
+    html = page(site, nb)
+    for word in THEME_WORDS[lang]:
+        assert word in html, f"the theme's {word!r} is missing"
+    for word in THEME_WORDS[other]:
+        assert word not in html, f"the other language's {word!r} is on the page"
+    assert 'class="math' in html and "tex-mml-chtml.js" in html, "MathJax is not loaded"
+    soup_ = BeautifulSoup(html, "html.parser")
+    subtitles = {p.get_text(strip=True) for p in soup_.select("p.prev-next-subtitle")}
+    words = {"en": {"previous", "next"}, "es": {"anterior", "siguiente"}}
+    assert subtitles and subtitles <= words[lang], subtitles
+
+
 ERRATA = {"en": "errata.en.html", "es": "errata.es.html"}
 
 
