@@ -94,7 +94,25 @@ _EXPORTS: dict[str, str] = {
         "psd",
     ),
 }
-_MODULES = ("solvers", "dictionary", "data", "plots", "ebm", "conv", "gabor", "lista", "vae", "psd")
+_EXPORTS.update(
+    dict.fromkeys(
+        ["set_language", "text", "check", "checks", "finding", "lecture_table", "ClaimFailedError"],
+        "claims",
+    )
+)
+_MODULES = (
+    "claims",
+    "solvers",
+    "dictionary",
+    "data",
+    "plots",
+    "ebm",
+    "conv",
+    "gabor",
+    "lista",
+    "vae",
+    "psd",
+)
 
 
 def device() -> torch.device:

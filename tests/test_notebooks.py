@@ -56,10 +56,32 @@ def test_chapter_has_both_languages(chapter):
     assert names == [f"{chapter.name}.en.ipynb", f"{chapter.name}.es.ipynb"]
 
 
+LANGUAGE_LINE = re.compile(r'^LANGUAGE = "(en|es)"$', re.M)
+
+
+def declared_language(cells: list[str]) -> list[str]:
+    """The values of the notebook's `LANGUAGE = "…"` lines (there must be exactly one)."""
+    return [m.group(1) for c in cells for m in LANGUAGE_LINE.finditer(c)]
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_declares_its_language_once(nb):
+    """The one line in which the twins may differ: the language their output prints in."""
+    lang = nb.name.split(".")[-2]
+    cells = code_cells(nb)
+    assert declared_language(cells) == [lang], f'{nb.name} must declare LANGUAGE = "{lang}" once'
+    assert declared_language(cells[1:3]) == [lang], "LANGUAGE belongs in the size-knob cell"
+    assert any("lib.set_language(LANGUAGE)" in c for c in cells), "lib.set_language not called"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
 def test_twins_have_identical_code(chapter):
+    """Identical code, except the value of the one `LANGUAGE = "…"` line."""
     en = code_cells(chapter / f"{chapter.name}.en.ipynb")
-    es = code_cells(chapter / f"{chapter.name}.es.ipynb")
+    es = [
+        LANGUAGE_LINE.sub('LANGUAGE = "en"', c)
+        for c in code_cells(chapter / f"{chapter.name}.es.ipynb")
+    ]
     assert len(en) == len(es), f"{len(en)} English code cells vs {len(es)} Spanish"
     for i, (a, b) in enumerate(zip(en, es, strict=True)):
         assert a == b, f"code cell {i} differs between the twins"
@@ -153,7 +175,10 @@ def test_set_repository_points_every_notebook_at_a_fork(tmp_path):
         assert f'"ebm-sparse-book @ git+{fork}"' in source(first_code)
     for chapter in sorted((tmp_path / "chapters").iterdir()):
         en = code_cells(chapter / f"{chapter.name}.en.ipynb")
-        es = code_cells(chapter / f"{chapter.name}.es.ipynb")
+        es = [
+            LANGUAGE_LINE.sub('LANGUAGE = "en"', c)
+            for c in code_cells(chapter / f"{chapter.name}.es.ipynb")
+        ]
         assert en == es, "the rewrite made the twins differ"
     assert set_repository(tmp_path) == [], "a second run must change nothing"
     (tmp_path / "_config.yml").write_text(config.replace(fork, "not a url"))
