@@ -160,10 +160,11 @@ class LectureTable:
     def _repr_html_(self) -> str:
         w = self._words()
         head = "".join(f"<th>{html.escape(w[k])}</th>" for k in ("says", "measure", "verdict"))
+        says, measure, verdict = (html.escape(w[k]) for k in ("says", "measure", "verdict"))
         body = "".join(
-            f"<tr><td>{html.escape(r.says)}</td><td>{html.escape(r.measured)}</td>"
-            f'<td class="verdict-{r.verdict.replace(" ", "-")}">{html.escape(w[r.verdict])}</td>'
-            "</tr>"
+            f'<tr><td data-label="{says}">{html.escape(r.says)}</td>'
+            f'<td data-label="{measure}">{html.escape(r.measured)}</td>'
+            f'<td data-label="{verdict}">{html.escape(w[r.verdict])}</td></tr>'
             for r in self.rows
         )
         return (

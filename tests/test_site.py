@@ -533,3 +533,68 @@ def test_browser_search_ignores_accents(site, server, browser, plain, accented):
     with_accent = search_hits(browser, server, accented)
     assert with_accent, f"searching '{accented}' found nothing"
     assert search_hits(browser, server, plain) == with_accent
+
+
+# --- on a phone (390 px) --------------------------------------------------------------------
+
+PHONE = (390, 844)
+OPEN_STATE = """
+const dialog = document.querySelector(arguments[0]);
+return !!dialog && dialog.open;
+"""
+
+
+@pytest.fixture()
+def phone(browser):
+    """The same browser at a phone's width; back to 1280 px afterwards."""
+    browser.set_window_size(*PHONE)
+    yield browser
+    browser.set_window_size(1280, 1024)
+
+
+def test_one_pair_of_sidebar_buttons(site):
+    """pydata-sphinx-theme 0.17's top navbar repeats the sidebar buttons, and the themes bind
+    only the first of each class: _ext/templates/sections/header.html removes that navbar."""
+    for nb in NOTEBOOKS:
+        html = soup(site / nb.relative_to(ROOT).with_suffix(".html"))
+        for cls in ("primary-toggle", "secondary-toggle"):
+            assert len(html.select(f"button.{cls}")) == 1, f"{nb.name}: two .{cls} buttons"
+
+
+@pytest.mark.parametrize("nb", [NOTEBOOKS[-2], NOTEBOOKS[-1]], ids=lambda p: p.name)
+def test_browser_phone_menu_and_contents_open(site, server, phone, nb):
+    """At 390 px, ☰ opens the book's table of contents and the contents button the page's."""
+    from selenium.webdriver.common.by import By
+
+    for button, dialog in [
+        ("button.primary-toggle", "#pst-primary-sidebar-modal"),
+        ("button.secondary-toggle", "#pst-secondary-sidebar-modal"),
+    ]:
+        phone.get(server + nb.relative_to(ROOT).with_suffix(".html").as_posix())
+        visible = [b for b in phone.find_elements(By.CSS_SELECTOR, button) if b.is_displayed()]
+        assert len(visible) == 1, f"{len(visible)} visible {button} at 390 px"
+        visible[0].click()
+        time.sleep(0.5)
+        assert phone.execute_script(OPEN_STATE, dialog), f"{button} did not open {dialog}"
+        links = phone.execute_script(
+            "return [...document.querySelectorAll(arguments[0] + ' a')]"
+            ".filter(a => a.getBoundingClientRect().width > 0).length",
+            dialog,
+        )
+        assert links >= 2, f"{dialog} shows {links} links"
+
+
+def test_browser_pages_fit_a_phone(site, server, phone):
+    """At 390 px no chapter page scrolls sideways (a display equation or a code cell may
+    scroll inside its own box). Screenshots go to artifacts/screenshots/*-390.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    wide = []
+    for nb in NOTEBOOKS:
+        phone.get(server + nb.relative_to(ROOT).with_suffix(".html").as_posix())
+        width = phone.execute_script("return document.documentElement.scrollWidth")
+        if width > PHONE[0]:
+            wide.append(f"{nb.name}: {width} px")
+        phone.save_screenshot(
+            str(SCREENSHOTS / (nb.with_suffix("").name.replace(".", "-") + "-390.png"))
+        )
+    assert not wide, f"pages wider than {PHONE[0]} px: {wide}"
