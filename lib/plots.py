@@ -1,9 +1,10 @@
 """Small plotting helpers shared by the chapters (introduced in chapter 01).
 
-`animate` turns a parameter sweep into a JavaScript animation that plays on the static
-site without a kernel; `slider` shows the same sweep with a live ipywidgets slider in
-Jupyter or Colab. Both take a `draw(ax, value)` function, so the sweep is computed once
-and only drawn here. `contour` draws a free energy F over a grid of 2-D points.
+`slider` turns a parameter sweep into precomputed figures and an HTML range input that
+moves them in Jupyter, in Colab and on the static site (no kernel, no widget library);
+`animate` plays the same sweep as a JavaScript animation. Both take a `draw(ax, value)`
+function, so the sweep is computed once and only drawn here.
+`contour` draws a free energy F over a grid of 2-D points.
 `draw_graph` draws a computation graph (boxes and arrows) from code (chapter 03).
 `tile` and `show_images` lay out flattened images (digits, atoms) as one picture (chapter 02).
 """
@@ -18,7 +19,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.text import Text
 
-__all__ = ["animate", "contour", "draw_graph", "show_images", "slider", "tile"]
+__all__ = ["Slider", "animate", "contour", "draw_graph", "show_images", "slider", "tile"]
 
 
 def _check_values(values: Sequence) -> list:
@@ -54,33 +55,85 @@ def animate(
     return HTML(html)
 
 
+# The control's script, inline so that it runs wherever the output is shown (Jupyter, Colab,
+# the static site): it shows the frame the range input points at and names its value.
+_SHOW_FRAME = (
+    "const k=this.closest('.lib-slider');"
+    "k.querySelectorAll('img').forEach((im,i)=>{im.style.display=i==this.value?'':'none';});"
+    "k.querySelector('output').value=k.querySelectorAll('img')[this.value].dataset.label;"
+)
+
+
+class Slider:
+    """Precomputed frames and an HTML range input: moves the figure without a kernel."""
+
+    def __init__(
+        self, frames: list[str], labels: list[str], start: int, description: str, alt: str
+    ):
+        self.frames, self.labels, self.start = frames, labels, start
+        self.description, self.alt = description, alt
+
+    def _repr_html_(self) -> str:
+        import html
+
+        name = html.escape(self.description)
+        imgs = "".join(
+            f'<img src="data:image/png;base64,{png}" data-label="{html.escape(label)}" '
+            f'alt="{html.escape(self.alt.format(value=label))}"'
+            f' style="max-width:100%;height:auto{"" if i == self.start else ";display:none"}">'
+            for i, (png, label) in enumerate(zip(self.frames, self.labels, strict=True))
+        )
+        return (
+            f'<div class="lib-slider">{imgs}<div style="display:flex;gap:0.75em;'
+            f'align-items:center;font-family:sans-serif"><label>{name} = <output>'
+            f"{html.escape(self.labels[self.start])}</output></label>"
+            f'<input type="range" min="0" max="{len(self.frames) - 1}" step="1" '
+            f'value="{self.start}" aria-label="{name}" oninput="{_SHOW_FRAME}" '
+            'style="flex:1;max-width:22em"></div></div>'
+        )
+
+    def __repr__(self) -> str:
+        return f"<slider over {self.description}: {', '.join(self.labels)}>"
+
+
 def slider(
     values: Sequence,
     draw: Callable[[Axes, object], None],
     description: str = "λ",
     figsize: tuple[float, float] = (4.5, 4.0),
-):
-    """A live ipywidgets slider over `values` (needs a kernel) that redraws with draw(ax, v).
+    start: object = None,
+    alt: str = "{value}",
+) -> Slider:
+    """A control over `values` that works with or without a kernel: each value's figure,
+    drawn by draw(ax, value), is computed once, and an HTML range input picks which one
+    shows (in Jupyter, in Colab and on the static site alike).
 
-    Returns the widget (a VBox of the slider and its output area); display it to use it.
+    `start` is the value shown first (default: the middle one, rarely the least informative
+    end of a sweep); `alt` is each frame's alternative text, with ``{value}`` replaced by the
+    value's label, in the page's language. Display the result as a cell's last line.
     """
-    import ipywidgets as widgets
+    import base64
+    import io
 
     values = _check_values(values)
-    options = [(f"{v:.3g}" if isinstance(v, float) else str(v), i) for i, v in enumerate(values)]
-    pick = widgets.SelectionSlider(options=options, description=description)
-    out = widgets.Output()
-
-    def show(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=figsize)
-            draw(ax, values[pick.value])
-            plt.show()
-
-    pick.observe(show, names="value")
-    show()
-    return widgets.VBox([pick, out])
+    if not isinstance(description, str) or not isinstance(alt, str):
+        raise TypeError("description and alt must be str")
+    if start is None:
+        index = len(values) // 2
+    elif start in values:
+        index = values.index(start)
+    else:
+        raise ValueError(f"start must be one of values {values}, got {start!r}")
+    frames = []
+    for v in values:
+        fig, ax = plt.subplots(figsize=figsize)
+        draw(ax, v)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        frames.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    labels = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in values]
+    return Slider(frames, labels, index, description, alt)
 
 
 def contour(

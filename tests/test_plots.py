@@ -1,4 +1,4 @@
-"""Tests of lib.plots: the kernel-free animation and the live slider."""
+"""Tests of lib.plots: the kernel-free animation and the kernel-free slider."""
 
 import matplotlib
 
@@ -20,13 +20,25 @@ def test_animate_embeds_frames():
     assert html.data.count("data:image/png;base64") >= 3
 
 
-def test_slider_builds_widget():
-    import ipywidgets as widgets
+def test_slider_is_kernel_free_frames_and_a_range_input():
+    s = slider([0.0, 0.5, 1.0, 2.0], _draw, description="λ", alt="energy for λ = {value}")
+    html = s._repr_html_()
+    assert html.count("data:image/png;base64") == 4, "one precomputed frame per value"
+    assert html.count(";display:none") == 3, "exactly one frame shows"
+    assert 'type="range" min="0" max="3"' in html and 'value="2"' in html  # middle value
+    assert 'alt="energy for λ = 0.5"' in html and "<output>1</output>" in html
+    assert "ipywidgets" not in html and "<script" not in html
+    first = slider([0.0, 0.5], _draw, start=0.0)._repr_html_()
+    assert 'value="0"' in first and "<output>0</output>" in first
 
-    w = slider([0.0, 0.5, 1.0], _draw, description="λ")
-    assert isinstance(w, widgets.VBox)
-    assert isinstance(w.children[0], widgets.SelectionSlider)
-    w.children[0].value = 2  # moving the slider redraws without error
+
+def test_slider_refuses_bad_input():
+    with pytest.raises(ValueError, match="start must be one of values"):
+        slider([0.0, 0.5], _draw, start=0.3)
+    with pytest.raises(ValueError, match="empty"):
+        slider([], _draw)
+    with pytest.raises(TypeError, match="description and alt must be str"):
+        slider([0.0], _draw, description=None)
 
 
 def test_contour_and_errors():

@@ -598,3 +598,40 @@ def test_browser_pages_fit_a_phone(site, server, phone):
             str(SCREENSHOTS / (nb.with_suffix("").name.replace(".", "-") + "-390.png"))
         )
     assert not wide, f"pages wider than {PHONE[0]} px: {wide}"
+
+
+KNOBS = {"01", "02", "08"}  # chapters with a knob for the reader to turn (λ, λ, β)
+
+# Move every lib.plots.slider on the page to its first and last frame, as a reader would.
+MOVE_SLIDERS = """
+const result = [];
+for (const k of document.querySelectorAll('.lib-slider')) {
+  const input = k.querySelector('input[type=range]');
+  const shown = () => [...k.querySelectorAll('img')].findIndex(i => i.offsetParent !== null);
+  const before = shown();
+  const moves = [];
+  for (const v of [input.min, input.max]) {
+    input.value = v;
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+    moves.push([Number(v), shown(), k.querySelector('output').value]);
+  }
+  result.push({before: before, moves: moves, frames: k.querySelectorAll('img').length});
+}
+return result;
+"""
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_browser_sliders_move_the_figure_without_a_kernel(site, server, browser, nb):
+    """Each slider (lib.plots.slider) shows one frame, and moving it shows the frame it points
+    at, on the static page. No ipywidgets control is left that cannot move without a kernel."""
+    html = page(site, nb)
+    assert "application/vnd.jupyter.widget-view+json" not in html, "an ipywidgets widget"
+    browser.get(server + nb.relative_to(ROOT).with_suffix(".html").as_posix())
+    sliders = browser.execute_script(MOVE_SLIDERS)
+    if nb.name[:2] in KNOBS:
+        assert sliders, f"{nb.name} lets the reader turn a knob: it needs a slider"
+    for s in sliders:
+        assert s["frames"] >= 2 and s["before"] >= 0, f"a slider shows no frame: {s}"
+        for value, shown, label in s["moves"]:
+            assert shown == value and label, f"slider at {value} shows frame {shown}: {s}"
