@@ -5,6 +5,9 @@
   bind only the first button of each class (``querySelector``), so on a phone the visible
   ☰ and contents buttons opened nothing (pydata-sphinx-theme#2451). Without that navbar the
   book theme's own buttons, in the article header, open both sidebars.
+- ``templates/language-switch.html``: a link to the page's twin in the other language
+  (``NN-slug.en`` ↔ ``NN-slug.es``, ``errata.en`` ↔ ``errata.es``) in the article header, next
+  to the ☰ button, on every page that has a twin; the link under the title stays.
 - ``static/book.css``: the "lecture says / we measure" tables printed by ``lib.lecture_table``
   (full width, wrapped cells; on a phone one card per claim).
 
@@ -19,11 +22,36 @@ from typing import Any
 HERE = pathlib.Path(__file__).parent
 
 
+TWINS = {
+    "en": ("es", "Español", "Leer esta página en español"),
+    "es": ("en", "English", "Read this page in English"),
+}
+
+
 def add_templates(app: Any, config: Any) -> None:
     config.templates_path = [str(HERE / "templates"), *config.templates_path]
+    options = config.html_theme_options
+    start = list(options.get("article_header_start", ["toggle-primary-sidebar.html"]))
+    if "language-switch.html" not in start:
+        options["article_header_start"] = [*start, "language-switch.html"]
+
+
+def add_twin(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Give the template the URL of the page's twin in the other language, if it has one."""
+    stem, _, lang = pagename.rpartition(".")
+    context["twin_url"] = ""
+    if lang in TWINS and f"{stem}.{TWINS[lang][0]}" in app.env.found_docs:
+        other, label, title = TWINS[lang]
+        context.update(
+            twin_url=context["pathto"](f"{stem}.{other}"),
+            twin_lang=other,
+            twin_label=label,
+            twin_title=title,
+        )
 
 
 def setup(app: Any) -> dict:
     app.connect("config-inited", add_templates)
+    app.connect("html-page-context", add_twin)
     app.add_css_file("book.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

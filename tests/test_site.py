@@ -103,6 +103,15 @@ def test_twin_link_resolves(site, nb):
     assert (site / nb.parent.relative_to(ROOT) / href).exists()
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_language_switch_in_the_header(site, nb):
+    """Besides the link under the title, the article header links the twin (page_layout.py)."""
+    header = soup(site / nb.relative_to(ROOT).with_suffix(".html")).select_one(".bd-header-article")
+    switch = header.select("a.language-switch") if header else []
+    assert len(switch) == 1, "no language switch in the page header"
+    assert switch[0]["href"] == twin_name(nb) and switch[0]["hreflang"] == lang_of(twin_name(nb))
+
+
 def lang_of(href: str) -> str | None:
     found = re.search(r"\.(en|es)\.html(#.*)?$", href)
     return found.group(1) if found else None
