@@ -13,6 +13,8 @@ REQUIREJS := 2.3.8
 HTML_MANAGER := 1.0.15
 # matplotlib's to_jshtml animations link Font Awesome 4.4.0 (_ext/offline_site.py rewrites it).
 FONT_AWESOME := 4.4.0
+# axe-core, the accessibility checker the browser test runs on every page (not part of the site).
+AXE := 4.11.1
 VENDOR := _vendor/VERSIONS
 CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
 
@@ -32,7 +34,8 @@ $(VENDOR): Makefile
 	@command -v npm >/dev/null || { echo "npm is needed: apt-get install -y npm" >&2; exit 1; }
 	rm -rf _vendor && mkdir -p _vendor/npm _vendor/html/_static
 	cd _vendor/npm && npm pack --silent mathjax@$(MATHJAX) requirejs@$(REQUIREJS) \
-		@jupyter-widgets/html-manager@$(HTML_MANAGER) font-awesome@$(FONT_AWESOME) >/dev/null
+		@jupyter-widgets/html-manager@$(HTML_MANAGER) font-awesome@$(FONT_AWESOME) \
+		axe-core@$(AXE) >/dev/null
 	mkdir -p _vendor/html/_static/mathjax-$(MATHJAX) _vendor/html/_static/requirejs-$(REQUIREJS) \
 		_vendor/html/_static/html-manager-$(HTML_MANAGER) _vendor/html/_static/font-awesome-$(FONT_AWESOME)
 	tar xzf _vendor/npm/mathjax-$(MATHJAX).tgz --strip-components=1 \
@@ -45,9 +48,12 @@ $(VENDOR): Makefile
 	tar xzf _vendor/npm/font-awesome-$(FONT_AWESOME).tgz --strip-components=1 \
 		-C _vendor/html/_static/font-awesome-$(FONT_AWESOME) package/css/font-awesome.min.css \
 		package/fonts
+	mkdir -p _vendor/axe-core-$(AXE)
+	tar xzf _vendor/npm/axe-core-$(AXE).tgz --strip-components=1 -C _vendor/axe-core-$(AXE) \
+		package/axe.min.js package/LICENSE
 	rm -rf _vendor/npm
-	printf 'mathjax@%s\nrequirejs@%s\n@jupyter-widgets/html-manager@%s\nfont-awesome@%s\n' \
-		$(MATHJAX) $(REQUIREJS) $(HTML_MANAGER) $(FONT_AWESOME) > $@
+	printf 'mathjax@%s\nrequirejs@%s\n@jupyter-widgets/html-manager@%s\nfont-awesome@%s\naxe-core@%s\n' \
+		$(MATHJAX) $(REQUIREJS) $(HTML_MANAGER) $(FONT_AWESOME) $(AXE) > $@
 
 # Debian's Chromium and its driver, for the browser test in tests/test_site.py.
 $(CHROMIUM) &:

@@ -8,6 +8,8 @@
 - ``templates/language-switch.html``: a link to the page's twin in the other language
   (``NN-slug.en`` ↔ ``NN-slug.es``, ``errata.en`` ↔ ``errata.es``) in the article header, next
   to the ☰ button, on every page that has a twin; the link under the title stays.
+- The bibliography's ``<div role="list" class="citation-list">`` loses its role: its entries
+  are not list items, which axe-core reports as a critical violation (aria-required-children).
 - ``static/book.css``: the "lecture says / we measure" tables printed by ``lib.lecture_table``
   (full width, wrapped cells; on a phone one card per claim).
 
@@ -37,7 +39,11 @@ def add_templates(app: Any, config: Any) -> None:
 
 
 def add_twin(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    """Give the template the URL of the page's twin in the other language, if it has one."""
+    """Give the template the URL of the page's twin in the other language, if it has one;
+    drop the bibliography's list role."""
+    body = context.get("body", "")
+    if 'role="list" class="citation-list"' in body:
+        context["body"] = body.replace('role="list" class="citation-list"', 'class="citation-list"')
     stem, _, lang = pagename.rpartition(".")
     context["twin_url"] = ""
     if lang in TWINS and f"{stem}.{TWINS[lang][0]}" in app.env.found_docs:

@@ -92,6 +92,9 @@ class Check:
     holds: bool
     numbers: str
 
+    def _ipython_display_(self) -> None:
+        """Printed already by :func:`check`: nothing more to show as a cell's last line."""
+
     def line(self) -> str:
         """The printed line: ✓ or ✗, the verdict in the page's language, claim and numbers."""
         mark = "✓" if self.holds else "✗"

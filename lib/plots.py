@@ -34,12 +34,16 @@ def animate(
     draw: Callable[[Axes, object], None],
     figsize: tuple[float, float] = (4.5, 4.0),
     interval: int = 600,
+    alt: str = "animation",
 ):
     """A kernel-free animation over `values`: frame i clears the axes and calls draw(ax, v_i).
+    `alt` is the player's alternative text, in the page's language.
 
     Returns an `IPython.display.HTML` with the frames embedded as JavaScript
     (matplotlib's `FuncAnimation.to_jshtml`), which plays on a static page.
     """
+    from html import escape
+
     from IPython.display import HTML
 
     values = _check_values(values)
@@ -52,6 +56,9 @@ def animate(
     anim = FuncAnimation(fig, frame, frames=len(values), interval=interval)
     html = anim.to_jshtml(default_mode="loop")
     plt.close(fig)
+    # matplotlib's player has an image without alt text and a range input without a label
+    html = html.replace('<img id="_anim_img', f'<img alt="{escape(alt)}" id="_anim_img', 1)
+    html = html.replace('class="anim-slider"', 'class="anim-slider" aria-label="frame"', 1)
     return HTML(html)
 
 

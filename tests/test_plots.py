@@ -18,6 +18,7 @@ def test_animate_embeds_frames():
     html = animate([0.0, 0.5, 1.0], _draw)
     assert "<script" in html.data and "frames" in html.data.lower()
     assert html.data.count("data:image/png;base64") >= 3
+    assert '<img alt="animation" id="_anim_img' in html.data and 'aria-label="frame"' in html.data
 
 
 def test_slider_is_kernel_free_frames_and_a_range_input():

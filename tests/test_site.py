@@ -644,3 +644,48 @@ def test_browser_sliders_move_the_figure_without_a_kernel(site, server, browser,
         assert s["frames"] >= 2 and s["before"] >= 0, f"a slider shows no frame: {s}"
         for value, shown, label in s["moves"]:
             assert shown == value and label, f"slider at {value} shows frame {shown}: {s}"
+
+
+# --- accessibility ------------------------------------------------------------------------
+
+AXE = next((ROOT / "_vendor").glob("axe-core-*/axe.min.js"), None)
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']}).then(
+  r => done(r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' '))}`)),
+  e => done(['axe failed: ' + e]));
+"""
+
+
+def test_browser_no_serious_accessibility_violation(site, server, browser):
+    """axe-core (vendored from npm by the Makefile) on every page: no serious or critical
+    violation of the WCAG rules it checks (missing alt text, labels, contrast, ARIA, ...)."""
+    assert AXE, "axe-core is not vendored: run `make test`"
+    script = AXE.read_text(encoding="utf-8")
+    found = {}
+    for path in html_pages(site):
+        browser.get(server + path.relative_to(site).as_posix())
+        browser.execute_script(script)
+        violations = browser.execute_async_script(RUN_AXE)
+        if violations:
+            found[path.relative_to(site).as_posix()] = violations
+    assert not found, "\n".join(f"{p}: {v}" for p, v in found.items())
+
+
+ALT_PENDING = {"01", "02", "03", "04", "05", "06", "07", "08"}  # issue 17, chapter by chapter
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text(site, nb):
+    """A figure's alt text says what it shows, in the page's language: the cell's metadata
+    ``{"mystnb": {"image": {"alt": "…"}}}`` (myst-nb's default is the image's file name)."""
+    if nb.name[:2] in ALT_PENDING:
+        pytest.skip("issue 17: this chapter's figures have no alt text yet")
+    html = BeautifulSoup(page(site, nb), "html.parser")
+    bad = [
+        img.get("alt", "")[:60]
+        for img in html.select("div.cell_output img")
+        if not img.get("alt") or re.search(r"\.(png|svg|jpe?g)$", img.get("alt", ""))
+    ]
+    assert not bad, f"{len(bad)} figures without alt text: {bad[:3]}"
