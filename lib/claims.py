@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import html
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 LANGUAGES = ("en", "es")
 VERDICTS = ("reproduced", "partly", "not reproduced")
 STRICT_ENV = "LIB_STRICT_CHECKS"
+WIDTH = 78  # characters of a printed line: what the book's column shows at 1280 px
 
 _WORDS = {
     "en": {
@@ -96,11 +98,17 @@ class Check:
         """Printed already by :func:`check`: nothing more to show as a cell's last line."""
 
     def line(self) -> str:
-        """The printed line: ✓ or ✗, the verdict in the page's language, claim and numbers."""
+        """The printed text: ✓ or ✗, the verdict in the page's language, the claim and its
+        numbers, wrapped at WIDTH characters (the continuation lines indented)."""
         mark = "✓" if self.holds else "✗"
         word = _WORDS[_language]["holds" if self.holds else "fails"]
         tail = f" ({self.numbers})" if self.numbers else ""
-        return f"{mark} {word}: {self.claim}{tail}"
+        return textwrap.fill(
+            f"{mark} {word}: {self.claim}{tail}",
+            WIDTH,
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        )
 
 
 def check(holds: object, en: str, es: str, numbers: str = "") -> Check:

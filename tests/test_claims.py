@@ -81,3 +81,11 @@ def test_lecture_table_in_both_forms():
         lib.finding("x", "x", "y", "maybe")
     with pytest.raises(TypeError, match="rows must be"):
         lib.lecture_table([])
+
+
+def test_long_checks_wrap_to_the_column(capsys, monkeypatch):
+    monkeypatch.delenv(claims.STRICT_ENV, raising=False)
+    lib.check(True, en="word " * 40, es="x", numbers="1.0 < 2.0")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(line) <= claims.WIDTH for line in lines)
+    assert lines[0].startswith("✓ holds: word") and lines[1].startswith("  word")
