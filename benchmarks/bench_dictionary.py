@@ -2,7 +2,7 @@
 
 Problem: 20,000 ZCA-whitened 12×12 patches from five photographs (lib.data.load_images,
 extract_patches, whiten), 256 atoms, the objective ½‖y − W_d z‖² + α‖z‖₁ with α = λ = 1.
-scikit-learn minimises the same per-sample objective: its docstring states
+scikit-learn minimizes the same per-sample objective: its docstring states
 ``0.5 * ||X - U V||_Fro^2 + alpha * ||U||_1,1`` (sum over samples) and its minibatch cost is
 that sum divided by the batch size, the mean of our E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁; its
 alpha is our λ, with unit-norm atoms in both. Score: the mean energy on 2,000 held-out

@@ -12,7 +12,7 @@ initial weights for equal architectures, the same minibatch order) and the same 
 * (d) ``VAE(latent=2)``: the 2-D model of chapter 08, for reference.
 
 Score: the held-out negative ELBO in nats per image, lower is better
-(:func:`lib.vae.negative_elbo`, the BCE of grey-level pixels as their log-likelihood, as in
+(:func:`lib.vae.negative_elbo`, the BCE of gray-level pixels as their log-likelihood, as in
 pytorch/examples), averaged over 10 noise samples per image; "1 sample" is the same with one
 sample, the measure of pytorch/examples' "test loss". Also printed: its reconstruction and KL
 parts, the active latent dimensions (:func:`lib.vae.active_dims`), the negative ELBO on the

@@ -202,7 +202,7 @@ def conv_fista(
     momentum: bool = True,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
 ) -> SolverResult:
-    """Convolutional FISTA: minimise ½‖Y − Σᵢ Kᵢ ∗ Zᵢ‖² + λ Σᵢ‖Zᵢ‖₁ for every image of Y.
+    """Convolutional FISTA: minimize ½‖Y − Σᵢ Kᵢ ∗ Zᵢ‖² + λ Σᵢ‖Zᵢ‖₁ for every image of Y.
 
     ``y [batch, C, H, W]``, ``K [n_filters, C, k, k]``; returns ``z [batch, n_filters, H', W']``
     (see :func:`code_shape`) in a :class:`lib.solvers.SolverResult`, whose
@@ -506,7 +506,7 @@ def learn_conv_dictionary(
     mean_batch ½‖Y − Σᵢ Kᵢ ∗ Z*ᵢ‖², with step lr / L_K where L_K (the Lipschitz constant of
     that gradient in K) comes from a few warm-started power iterations, then unit-norm filters
     (without it, ‖K‖ grows and ‖Z‖₁ shrinks for free, as in chapter 02). Filters start as
-    random centred crops of the images, chosen with a generator seeded with `seed`.
+    random centered crops of the images, chosen with a generator seeded with `seed`.
 
     ``recenter=True`` then moves every filter whose energy centroid is half a pixel or more
     off the middle of its window back to the middle, and its map Zᵢ the other way
@@ -547,7 +547,7 @@ def learn_conv_dictionary(
 def _centroid(K: torch.Tensor) -> torch.Tensor:
     """Energy centroid (row, column) of each filter ``K [n, C, k, k]``, from the window's middle.
 
-    Σₓ x Kᵢ(x)² / Σₓ Kᵢ(x)² (channels summed), in pixels: ``[n, 2]``, (0, 0) when centred.
+    Σₓ x Kᵢ(x)² / Σₓ Kᵢ(x)² (channels summed), in pixels: ``[n, 2]``, (0, 0) when centered.
     """
     P = K.detach().pow(2).sum(1)
     P = P / P.sum((1, 2), keepdim=True).clamp_min(1e-30)
@@ -582,7 +582,7 @@ def _recenter(K: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def _init_filters(y, n_filters, k, g):
-    """Unit-norm filters from random k × k crops of the images (centred), plus a little noise."""
+    """Unit-norm filters from random k × k crops of the images (centered), plus a little noise."""
     b = torch.randint(len(y), (n_filters,), generator=g)
     r = torch.randint(y.shape[-2] - k + 1, (n_filters,), generator=g)
     c = torch.randint(y.shape[-1] - k + 1, (n_filters,), generator=g)
@@ -714,7 +714,7 @@ def peak_frequency(K: torch.Tensor, size: int = 32) -> torch.Tensor:
 
 
 def shift_similarity(atoms: torch.Tensor) -> torch.Tensor:
-    """For each atom, its largest normalised cross-correlation with another atom over shifts.
+    """For each atom, its largest normalized cross-correlation with another atom over shifts.
 
     ``atoms [n, k, k]``; each pair is compared at every 2-D shift (zero-padded, 'full'
     correlation) and the sign is ignored, so a shifted copy of an edge scores near 1.

@@ -451,7 +451,7 @@ def local_contrast_normalize(
     check_tensor(images, "images", ndim=(2, 3))
     size = _check_int(size, "size", 1)
     if size % 2 == 0:
-        raise ValueError(f"size must be odd so the window has a centre, got {size}")
+        raise ValueError(f"size must be odd so the window has a center, got {size}")
     check_positive(sigma, "sigma")
     check_positive(eps, "eps")
     if size // 2 >= min(images.shape[-2:]):

@@ -9,10 +9,10 @@ update the decoder for the energy E(y, z*) = ½‖y − W_d z*‖² + λ‖z*‖
 - ``update="online"`` (the default, chapter 05): the online dictionary learning of Mairal,
   Bach, Ponce & Sapiro (2010). Running means A = mean z*ᵀz* and B = mean yᵀz* over every
   minibatch so far summarise the past; one pass of block-coordinate descent over the columns
-  minimises ½ tr(W_dᵀW_d A) − tr(W_dᵀB) (the reconstruction error of all past codes) with
+  minimizes ½ tr(W_dᵀW_d A) − tr(W_dᵀB) (the reconstruction error of all past codes) with
   w_j ← w_j + (b_j − W_d a_j) / A_jj, then w_j ← w_j / max(1, ‖w_j‖).
 
-Without the normalisation the energy can be lowered for free by growing W_d and shrinking z
+Without the normalization the energy can be lowered for free by growing W_d and shrinking z
 (λ‖z‖₁ falls, the reconstruction does not change): the column norms grow, which chapter 02
 shows with ``normalize=False``.
 """

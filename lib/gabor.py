@@ -1,12 +1,12 @@
 """Gabor functions: draw one, fit one to a dictionary atom, and measure how local atoms are.
 
-Introduced in chapter 05. A 2-D Gabor function on a ``size x size`` grid of pixel centres
+Introduced in chapter 05. A 2-D Gabor function on a ``size x size`` grid of pixel centers
 (x = column, y = row, both 0 … size − 1) is a plane wave under a Gaussian envelope:
 
     g(x, y) = A exp(−x'²/(2σ_x²) − y'²/(2σ_y²)) cos(2π f x' + φ),
     x' = (x − x₀) cos θ + (y − y₀) sin θ,   y' = −(x − x₀) sin θ + (y − y₀) cos θ.
 
-The parameter vector is ``params = (A, x₀, y₀, θ, f, φ, σ_x, σ_y)``: amplitude, centre (pixels),
+The parameter vector is ``params = (A, x₀, y₀, θ, f, φ, σ_x, σ_y)``: amplitude, center (pixels),
 orientation θ ∈ [0, π) of the wave vector (radians; the stripes run perpendicular to it),
 spatial frequency f ∈ [0, ½] (cycles per pixel), phase φ ∈ (−π, π], and the envelope widths
 across (σ_x) and along (σ_y) the stripes. Receptive fields of V1 simple cells are well
@@ -146,11 +146,11 @@ def fit_gabor(
 ) -> tuple[torch.Tensor, float]:
     """Least-squares fit of a Gabor function to one ``atom [size, size]`` (or ``[size·size]``).
 
-    Minimises Σ_pixels (g(x, y; params) − atom(x, y))² with ``scipy.optimize.least_squares``
-    (analytic Jacobian; bounds: centre within a pixel of the patch, 0 ≤ f ≤ ½,
+    Minimizes Σ_pixels (g(x, y; params) − atom(x, y))² with ``scipy.optimize.least_squares``
+    (analytic Jacobian; bounds: center within a pixel of the patch, 0 ≤ f ≤ ½,
     0.3 ≤ σ ≤ 2·size) from `n_init` starting points, at most `max_nfev` evaluations each: the
     strongest peaks of the atom's power spectrum give f and θ, the energy-weighted centroid
-    gives the centre, and φ starts at 0 and π/2. Keeps the best fit.
+    gives the center, and φ starts at 0 and π/2. Keeps the best fit.
     Returns ``(params [8] float64, r2)`` with params in canonical form (see the module
     docstring) and r2 = 1 − Σ(g − atom)² / Σ(atom − mean)², the fraction of the atom's
     variance the Gabor explains.

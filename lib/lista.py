@@ -4,24 +4,27 @@ ISTA (chapter 03, :func:`lib.ista`) with the fixed step 1/L,
 
     z(t+1) = Shrinkage_{λ/L}( z(t) − (1/L) W_dᵀ(W_d z(t) − y) ),
 
-is, with ``W_e = W_d / L`` and ``S = I − (1/L) W_dᵀW_d``, the recurrent net
+is, with ``W_e = W_dᵀ / L`` and ``S = I − (1/L) W_dᵀW_d`` (the book's definition, chapters
+03 and 04), the recurrent net
 
-    z(t+1) = Shrinkage_θ( W_eᵀ y + S z(t) ),        θ = λ/L,
+    z(t+1) = Shrinkage_θ( W_e y + S z(t) ),        θ = λ/L,
 
 with a *plus* sign in front of ``S z(t)``. LISTA unrolls it for K steps from z(0) = 0 and
 learns ``W_e``, ``S`` and θ by backpropagation through the K steps so that z(K) predicts
 the optimal code z* of E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁.
 
 Shapes are batch-first: ``y [batch, n_features]``, ``W_d [n_features, n_atoms]``,
-``W_e [n_features, n_atoms]``, ``S [n_atoms, n_atoms]``, ``z [batch, n_atoms]``; for a batch
-the update reads ``z ← Shrinkage_θ(y W_e + z Sᵀ)``.
+``S [n_atoms, n_atoms]``, ``z [batch, n_atoms]``. The parameter ``LISTA.W_e`` stores the
+transpose of W_e, ``W_eᵀ = W_d / L [n_features, n_atoms]``, so that for a batch of rows the
+update reads ``z ← Shrinkage_θ(y @ LISTA.W_e + z Sᵀ)``.
 
 z* depends on y only through W_dᵀy, i.e. through the projection of y onto the range of W_d.
 ``LISTA(..., project=True)`` lets the encoder see only that projection, through an orthonormal
 basis Q ``[n_features, r]`` of a space that contains the range (r = min(n_features, n_atoms)):
-``W_eᵀ y`` becomes ``W_eᵀ Qᵀ y`` with ``W_e [r, n_atoms]``. It computes the same function at
-initialisation, but it cannot fit the training set with the part of y that z* ignores; on the
-MNIST benchmark (``benchmarks/bench_lista.py``) it trains faster and generalises better.
+``W_e y`` becomes ``W_e Q Qᵀ y``, and the parameter is ``QᵀW_d / L [r, n_atoms]``. It
+computes the same function at initialization, but it cannot fit the training set with the
+part of y that z* ignores; on the MNIST benchmark (``benchmarks/bench_lista.py``) it trains
+faster and generalizes better.
 """
 
 from __future__ import annotations
@@ -53,16 +56,17 @@ def soft_threshold(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 class LISTA(nn.Module):
-    """K unrolled steps of ``z(t+1) = Shrinkage_θ(W_eᵀ y + S z(t))`` from z(0) = 0.
+    """K unrolled steps of ``z(t+1) = Shrinkage_θ(W_e y + S z(t))`` from z(0) = 0.
 
-    Initialised from the dictionary ``W_d [n_features, n_atoms]`` and λ so that, before
+    Initialized from the dictionary ``W_d [n_features, n_atoms]`` and λ so that, before
     training, it computes exactly K steps of ISTA with step 1/L (L = ‖W_d‖₂² unless given):
-    ``W_e = W_d / L``, ``S = I − W_dᵀW_d / L``, θ = λ/L for every atom. ``W_e`` and ``S`` are
+    ``W_e = W_dᵀ / L`` (stored transposed, as the parameter ``W_e = W_d / L``),
+    ``S = I − W_dᵀW_d / L``, θ = λ/L for every atom. ``W_e`` and ``S`` are
     tied (shared by all steps); with ``per_step_thresholds=True`` every step has its own
     θ ``[n_steps, n_atoms]``, else one θ ``[n_atoms]`` serves all steps.
 
     ``project=True`` (see the module docstring) stores ``Q [n_features, r]``, orthonormal
-    columns from the QR factorisation of W_d that span its range (a buffer, not trained;
+    columns from the QR factorization of W_d that span its range (a buffer, not trained;
     r = min(n_features, n_atoms)), and encodes ``(y Q) W_e`` with ``W_e = QᵀW_d / L
     [r, n_atoms]``: the same start, fewer encoder weights when n_features > n_atoms.
     :meth:`encoder` gives the matrix acting on y in both cases. The parameters take W_d's
@@ -98,7 +102,7 @@ class LISTA(nn.Module):
         self.theta = nn.Parameter(torch.full(shape, lam / L, dtype=W.dtype, device=W.device))
 
     def encoder(self) -> torch.Tensor:
-        """The matrix ``[n_features, n_atoms]`` that gives ``W_eᵀ y`` as ``y @ encoder()``."""
+        """The matrix ``[n_features, n_atoms]`` that gives ``W_e y`` as ``y @ encoder()``."""
         return self.W_e if self.Q is None else self.Q @ self.W_e
 
     def _theta(self, t: int) -> torch.Tensor:
@@ -119,7 +123,7 @@ class LISTA(nn.Module):
         self._check_input(y)
         n_steps = self.n_steps if n_steps is None else _check_steps(n_steps)
         if self.Q is None:
-            b = y @ self.W_e  # W_eᵀ y for every row, computed once
+            b = y @ self.W_e  # W_e y for every row, computed once
         elif len(y) > self.n_features:  # large batch: fold Q into the encoder first
             b = y @ (self.Q @ self.W_e)
         else:
@@ -208,7 +212,7 @@ def train_lista(
 ) -> LISTAHistory:
     """Train `model` in place by backpropagation through its K steps, with Adam.
 
-    Minimises the relative error ``Σ‖z(K) − z*‖² / Σ‖z*‖²`` of each mini-batch, where
+    Minimizes the relative error ``Σ‖z(K) − z*‖² / Σ‖z*‖²`` of each mini-batch, where
     ``z_star [n, n_atoms]`` are the optimal codes of ``y [n, n_features]`` (e.g. from
     :func:`lib.fista` with a tight `tol`). Mini-batches are drawn from a generator seeded with
     `seed`; the last one may be smaller. ``y_val``/``z_val`` (both or neither) give the

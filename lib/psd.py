@@ -492,7 +492,7 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Ten
     return torch.cat(out)
 
 
-def _check_labelled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> None:
+def _check_labeled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> None:
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_tensor(x, "x", ndim=4)
@@ -518,7 +518,7 @@ def train_classifier(
 ) -> list[float]:
     """Train `model` in place on ``x [n, C, H, W]``, ``labels [n]`` (int64) with Adam and
     the cross-entropy; seeded mini-batch order. Returns the mean loss of every epoch."""
-    _check_labelled(model, x, labels)
+    _check_labeled(model, x, labels)
     epochs, batch_size = _check_int(epochs, "epochs"), _check_int(batch_size, "batch_size")
     check_positive(lr, "lr")
     check_nonneg(weight_decay, "weight_decay")
@@ -546,7 +546,7 @@ def accuracy(
     model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000
 ) -> float:
     """The fraction of ``x [n, C, H, W]`` that `model` classifies as ``labels [n]``."""
-    _check_labelled(model, x, labels)
+    _check_labeled(model, x, labels)
     model.eval()
     hits = sum(
         int((model(xb).argmax(1) == lb).sum())

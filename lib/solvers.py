@@ -16,7 +16,7 @@ so that the lecture's ISTA step holds *literally*:
 The lecture's energy with λ' is twice ours with λ = λ'/2: same minimiser z*.
 
 **scikit-learn.** ``sklearn.linear_model.Lasso(alpha=a)`` fitted on ``X = W_d`` and one ``y``
-minimises ``(1/(2 n_features))‖y − W_d z‖² + a‖z‖₁`` = E(y, z) / n_features with
+minimizes ``(1/(2 n_features))‖y − W_d z‖² + a‖z‖₁`` = E(y, z) / n_features with
 λ = a·n_features. ``sklearn.decomposition.sparse_encode(y, W_d.T, algorithm="lasso_cd" or
 "lasso_lars", alpha=a)`` divides `a` by n_features before calling Lasso / LassoLars, so its
 ``alpha`` *is* our λ. Both are checked in ``tests/test_solvers.py``.
@@ -117,7 +117,7 @@ def ista(
     positive: bool = False,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
 ) -> SolverResult:
-    """ISTA: minimise E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ over z for every row of y.
+    """ISTA: minimize E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ over z for every row of y.
 
     z(t+1) = Shrinkage_{λ/L}(z(t) − (1/L) W_dᵀ(W_d z(t) − y)), with L = ‖W_d‖₂².
     The objective never increases. Arguments as in :func:`fista`. Introduced in chapter 03.
@@ -143,7 +143,7 @@ def fista(
 ) -> SolverResult:
     """FISTA (Beck & Teboulle, 2009): ISTA plus momentum; E(z_k) − E* = O(1/k²).
 
-    Minimises E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ for every row of ``y [batch, n_features]``,
+    Minimizes E(y, z) = ½‖y − W_d z‖² + λ‖z‖₁ for every row of ``y [batch, n_features]``,
     with ``W_d [n_features, n_atoms]``; returns ``z [batch, n_atoms]`` in a
     :class:`SolverResult`. Each iteration, from the extrapolated point x(t):
 

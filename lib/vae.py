@@ -311,7 +311,7 @@ def negative_elbo(
     model: VAE, y: torch.Tensor, samples: int = 1, seed: int = 0, batch_size: int = 1000
 ) -> float:
     """Held-out negative ELBO in nats per image: mean over y of BCE(Dec(z), y) + KL, with z
-    drawn `samples` times per image (seeded). It upper-bounds −log p(y) (the BCE of grey-level
+    drawn `samples` times per image (seeded). It upper-bounds −log p(y) (the BCE of gray-level
     pixels is used as their log-likelihood, as in the pytorch/examples VAE)."""
     _check_data(model, y)
     samples = int(check_positive(samples, "samples"))
@@ -359,7 +359,7 @@ def vae_stats(model: VAE, y: torch.Tensor, seed: int = 0) -> dict[str, float]:
 
 @torch.no_grad()
 def codes(model: VAE, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The balls of the data: centres z̄ and radii σ = exp(½ log σ²), each ``[n, latent]``."""
+    """The balls of the data: centers z̄ and radii σ = exp(½ log σ²), each ``[n, latent]``."""
     _check_data(model, y)
     mu, logvar = model.encode(y)
     return mu, torch.exp(0.5 * logvar)
@@ -369,7 +369,7 @@ def ball_overlap(
     mu: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor
 ) -> tuple[float, float]:
     """The fraction of pairs of balls that overlap, for pairs of the same class and of
-    different classes. Ball i has centre ``mu[i]`` and radius the mean of ``sigma[i]``;
+    different classes. Ball i has center ``mu[i]`` and radius the mean of ``sigma[i]``;
     balls i and j overlap when ‖z̄_i − z̄_j‖ < r_i + r_j."""
     check_tensor(mu, "mu", ndim=2)
     check_tensor(sigma, "sigma", ndim=2)
@@ -387,7 +387,7 @@ def ball_overlap(
 
 
 def draw_balls(ax, mu: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor, lim=None) -> None:
-    """Draw each 2-D code as an ellipse of half-axes (σ_1, σ_2) around z̄, coloured by class."""
+    """Draw each 2-D code as an ellipse of half-axes (σ_1, σ_2) around z̄, colored by class."""
     import matplotlib.pyplot as plt
     from matplotlib.collections import EllipseCollection
 

@@ -292,13 +292,13 @@ def test_load_mnist_sample_shapes_types_and_range():
         assert labels.shape == (count,) and labels.dtype == torch.int64
         assert float(X.min()) == 0.0 and float(X.max()) == 1.0
         assert set(labels.tolist()) == set(range(10))
-        assert torch.equal((X * 255).round(), X * 255)  # whole grey levels only
+        assert torch.equal((X * 255).round(), X * 255)  # whole gray levels only
     assert torch.bincount(data.load_mnist("all")[1]).tolist() == [500] * 10
 
 
 def test_load_mnist_sample_is_real_mnist():
     # The sample is a subset of the official test set, whose first digit is a 7; its
-    # digits have ink near the centre and blank corners, as every MNIST digit does.
+    # digits have ink near the center and blank corners, as every MNIST digit does.
     X, labels = data.load_mnist("all")
     images = X.reshape(-1, 28, 28)
     assert float(images[:, :2, :2].max()) == 0.0
