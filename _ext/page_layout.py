@@ -10,6 +10,8 @@
   to the ☰ button, on every page that has a twin; the link under the title stays.
 - The bibliography's ``<div role="list" class="citation-list">`` loses its role: its entries
   are not list items, which axe-core reports as a critical violation (aria-required-children).
+- No page loads a script or a style sheet for a feature it does not use: sphinx-thebe's
+  (the book has no live-code button) and sphinx-design's (on pages without its components).
 - ``static/book.css``: the "lecture says / we measure" tables printed by ``lib.lecture_table``
   (full width, wrapped cells; on a phone one card per claim).
 
@@ -38,9 +40,25 @@ def add_templates(app: Any, config: Any) -> None:
         options["article_header_start"] = [*start, "language-switch.html"]
 
 
+UNUSED = ("sphinx-thebe.js", "sphinx-thebe.css")
+DESIGN = ("design-tabs.js", "sphinx-design.min.css")
+
+
+def drop_unused_files(context: dict) -> None:
+    """Remove, in place (Sphinx adds to these lists later), the files this page does not use."""
+    uses_design = 'class="sd-' in context.get("body", "")
+    for key in ("script_files", "css_files"):
+        files = context.get(key, [])
+        for f in list(files):
+            name = str(getattr(f, "filename", f) or "").split("?")[0].rsplit("/", 1)[-1]
+            if name in UNUSED or (name in DESIGN and not uses_design):
+                files.remove(f)
+
+
 def add_twin(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     """Give the template the URL of the page's twin in the other language, if it has one;
     drop the bibliography's list role."""
+    drop_unused_files(context)
     body = context.get("body", "")
     if 'role="list" class="citation-list"' in body:
         context["body"] = body.replace('role="list" class="citation-list"', 'class="citation-list"')
@@ -58,6 +76,6 @@ def add_twin(app: Any, pagename: str, templatename: str, context: dict, doctree:
 
 def setup(app: Any) -> dict:
     app.connect("config-inited", add_templates)
-    app.connect("html-page-context", add_twin)
+    app.connect("html-page-context", add_twin, priority=950)
     app.add_css_file("book.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
