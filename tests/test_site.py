@@ -397,9 +397,8 @@ def visits(site, server, browser) -> dict[str, dict]:
             if e["level"] == "SEVERE" and "/favicon.ico " not in e["message"]
         ]
         report["urls"], report["status"], report["failed"] = requests_of(browser)
-        if rel.startswith("chapters/"):
-            name = path.stem.replace(".", "-") + ".png"
-            browser.save_screenshot(str(SCREENSHOTS / name))
+        name = path.relative_to(site).with_suffix("").name.replace(".", "-") + ".png"
+        browser.save_screenshot(str(SCREENSHOTS / name))
         results[rel] = report
     print(f"browser: {len(results)} pages in {time.monotonic() - start:.0f} s")
     return results
@@ -594,18 +593,17 @@ def test_browser_phone_menu_and_contents_open(site, server, phone, nb):
 
 
 def test_browser_pages_fit_a_phone(site, server, phone):
-    """At 390 px no chapter page scrolls sideways (a display equation or a code cell may
-    scroll inside its own box). Screenshots go to artifacts/screenshots/*-390.png."""
+    """At 390 px no page scrolls sideways (a display equation or a code cell may scroll
+    inside its own box). Screenshots of every page go to artifacts/screenshots/*-390.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     wide = []
-    for nb in NOTEBOOKS:
-        phone.get(server + nb.relative_to(ROOT).with_suffix(".html").as_posix())
+    for path in html_pages(site):
+        phone.get(server + path.relative_to(site).as_posix())
         width = phone.execute_script("return document.documentElement.scrollWidth")
         if width > PHONE[0]:
-            wide.append(f"{nb.name}: {width} px")
-        phone.save_screenshot(
-            str(SCREENSHOTS / (nb.with_suffix("").name.replace(".", "-") + "-390.png"))
-        )
+            wide.append(f"{path.name}: {width} px")
+        name = path.with_suffix("").name.replace(".", "-") + "-390.png"
+        phone.save_screenshot(str(SCREENSHOTS / name))
     assert not wide, f"pages wider than {PHONE[0]} px: {wide}"
 
 
@@ -689,3 +687,87 @@ def test_every_figure_has_alt_text(site, nb):
         if not img.get("alt") or re.search(r"\.(png|svg|jpe?g)$", img.get("alt", ""))
     ]
     assert not bad, f"{len(bad)} figures without alt text: {bad[:3]}"
+
+
+# --- weight ---------------------------------------------------------------------------------
+
+WEIGHT_REPORT = ROOT / "artifacts" / "page-weight.txt"
+MAX_PAGE_BYTES = 8_000_000
+
+
+def page_weight(site: pathlib.Path, path: pathlib.Path) -> tuple[int, list[str]]:
+    """Bytes a first visit transfers: the page, and the local scripts, style sheets and images
+    it references (MathJax's fonts and lazily loaded parts aside); and the scripts' names."""
+    html = soup(path)
+    refs = [t.get("src") for t in html.select("script[src], img[src]")]
+    refs += [t.get("href") for t in html.select('link[rel="stylesheet"]')]
+    total, scripts = path.stat().st_size, []
+    for ref in refs:
+        if not ref or ref.startswith(("data:", "http:", "https:")):
+            continue
+        target = (path.parent / ref.split("?")[0]).resolve()
+        if target.is_file():
+            total += target.stat().st_size
+            if target.suffix == ".js":
+                scripts.append(target.name)
+    return total, scripts
+
+
+def test_page_weight_and_no_unused_scripts(site):
+    """Each chapter page's weight goes to artifacts/page-weight.txt; no page loads the widget
+    manager without widgets, nor sphinx-thebe's script (the book has no live-code button)."""
+    lines, problems = [], []
+    for nb in NOTEBOOKS:
+        path = site / nb.relative_to(ROOT).with_suffix(".html")
+        total, scripts = page_weight(site, path)
+        lines.append(f"{nb.with_suffix('').name:40s} {total / 1e6:6.2f} MB")
+        widgets = "widget-state+json" in path.read_text(encoding="utf-8")
+        if not widgets and any("embed-amd" in s or s == "require.js" for s in scripts):
+            problems.append(f"{nb.name}: widget scripts without widgets")
+        if "sphinx-thebe.js" in scripts:
+            problems.append(f"{nb.name}: sphinx-thebe.js")
+        if total > MAX_PAGE_BYTES:
+            problems.append(f"{nb.name}: {total / 1e6:.1f} MB")
+    WEIGHT_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    WEIGHT_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert not problems, problems
+
+
+# --- the column at 1280 px ------------------------------------------------------------------
+
+COLUMN = """
+const over = sel => [...document.querySelectorAll(sel)]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.scrollWidth - e.clientWidth} px: ${e.textContent.trim().slice(0, 50)}`);
+const shrunk = [...document.querySelectorAll('div.cell_output img')]
+  .filter(i => i.naturalWidth > 0 && i.getBoundingClientRect().width < 0.98 * i.naturalWidth)
+  .map(i => `${Math.round(100 * i.getBoundingClientRect().width / i.naturalWidth)} %`);
+return {code: over('div.cell_input pre'), output: over('div.cell_output pre'), shrunk: shrunk};
+"""
+
+
+def test_browser_code_output_and_figures_fit_the_column(site, server, browser):
+    """At 1280 px no code cell or printed output scrolls sideways, and no figure is shrunk to
+    fit the column (figures are drawn for it, so their text keeps its size)."""
+    browser.set_window_size(1280, 1024)
+    bad = []
+    for nb in NOTEBOOKS:
+        browser.get(server + nb.relative_to(ROOT).with_suffix(".html").as_posix())
+        r = browser.execute_script(COLUMN)
+        bad += [f"{nb.name} {kind}: {what}" for kind, items in r.items() for what in items]
+    assert not bad, "\n".join(bad[:40])
+
+
+ENGLISH = re.compile(r"\b(the|and|with|of|from|than|holds|training|digits|filters|step|model)\b")
+
+
+@pytest.mark.parametrize(
+    "nb", [nb for nb in NOTEBOOKS if nb.name.endswith(".es.ipynb")], ids=lambda p: p.name
+)
+def test_spanish_pages_print_spanish(site, nb):
+    """The printed output of a Spanish page (tables, checks, verdicts) has no English words."""
+    html = BeautifulSoup(page(site, nb), "html.parser")
+    text = "\n".join(pre.get_text() for pre in html.select("div.cell_output pre"))
+    text += "\n".join(t.get_text() for t in html.select("div.cell_output table"))
+    found = sorted({m.group(0) for m in ENGLISH.finditer(text)})
+    assert not found, f"English words in the printed output: {found}"
