@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHAPTERS = sorted(p for p in (ROOT / "chapters").iterdir() if p.is_dir())
+# Chapter folders: chapters/NN-slug/ (not chapters/ruff.toml, nor a tool's hidden cache).
+CHAPTERS = sorted(p for p in (ROOT / "chapters").glob("[0-9][0-9]-*") if p.is_dir())
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*/*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -173,7 +174,7 @@ def test_set_repository_points_every_notebook_at_a_fork(tmp_path):
     for nb in sorted((tmp_path / "chapters").glob("*/*.ipynb")):
         first_code = next(c for c in load(nb)["cells"] if c["cell_type"] == "code")
         assert f'"ebm-sparse-book @ git+{fork}"' in source(first_code)
-    for chapter in sorted((tmp_path / "chapters").iterdir()):
+    for chapter in sorted((tmp_path / "chapters").glob("[0-9][0-9]-*")):
         en = code_cells(chapter / f"{chapter.name}.en.ipynb")
         es = [
             LANGUAGE_LINE.sub('LANGUAGE = "en"', c)
