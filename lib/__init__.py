@@ -122,8 +122,9 @@ def device() -> torch.device:
 
 def seed_all(seed: int) -> torch.Generator:
     """Seed torch (CPU and CUDA) and return a CPU generator seeded with `seed`."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int ≥ 0, got {seed!r}")
+    from lib._checks import check_seed
+
+    seed = check_seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

@@ -7,6 +7,7 @@ so that bad input never turns silently into NaN further down.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -50,6 +51,24 @@ def check_positive(value: float, name: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """Check that a count (iterations, epochs, sizes) is an integer ≥ `minimum`.
+
+    Refuses floats (2.5 is not truncated to 2, and 3.0 is not taken for 3) and bools, which
+    are ints to Python but never a count; NumPy and torch integer scalars are accepted.
+    """
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """Check that a seed is an integer ≥ 0 (what torch.Generator.manual_seed accepts)."""
+    return check_count(seed, name, minimum=0)
 
 
 def check_same(*named: tuple[str, torch.Tensor]) -> None:

@@ -34,7 +34,14 @@ import torch
 from torch.nn.functional import conv2d, conv_transpose2d, softshrink
 from tqdm.auto import tqdm
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_count,
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
 from lib.solvers import SolverResult
 
 BOUNDARIES = ("zero", "circular")
@@ -149,16 +156,16 @@ def conv_lipschitz(
     (relative). For ``boundary="circular"`` and C = 1 it equals max_ω Σᵢ |K̂ᵢ(ω)|². Chapter 06.
     """
     _check_filters(K)
-    check_positive(n_iter, "n_iter")
+    n_iter = check_count(n_iter, "n_iter")
     shape = code_shape(tuple(image_shape), K.shape[-1], boundary)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     v = torch.randn(1, K.shape[0], *shape, generator=g, dtype=torch.float64)
     v = v.to(K.device, K.dtype)
     Kd = K.detach()
     K_hat = _filters_fft(Kd, tuple(image_shape)) if boundary == "circular" else None
     L = 0.0
     with torch.no_grad():
-        for _ in range(int(n_iter)):
+        for _ in range(n_iter):
             v = v / torch.linalg.vector_norm(v)
             w = conv_adjoint(conv_decode(v, Kd, boundary, K_hat), Kd, boundary, K_hat)
             L_new = float((v * w).sum())
@@ -230,7 +237,7 @@ def conv_fista(
     _check_images(y, K)
     check_nonneg(lam, "lam")
     check_nonneg(tol, "tol")
-    check_positive(max_iter, "max_iter")
+    max_iter = check_count(max_iter, "max_iter")
     image_shape = tuple(y.shape[-2:])
     shape = code_shape(image_shape, K.shape[-1], boundary)
     if L is None:
@@ -268,7 +275,7 @@ def conv_fista(
     E_old = torch.full((len(y),), float("inf"), dtype=y.dtype, device=y.device)
     history, converged = [], False
     with torch.no_grad():
-        for it in range(1, int(max_iter) + 1):
+        for it in range(1, max_iter + 1):
             z_new = softshrink(x - Dt_over_L(Dx - yd), lam / L)
             Dz_new = D(z_new)
             E = 0.5 * (yd - Dz_new).pow(2).sum((1, 2, 3)) + lam * z_new.abs().flatten(1).sum(1)
@@ -398,7 +405,7 @@ def conv_admm(
     _check_images(y, K)
     check_nonneg(lam, "lam")
     check_nonneg(tol, "tol")
-    check_positive(max_iter, "max_iter")
+    max_iter = check_count(max_iter, "max_iter")
     rho = check_positive(50 * lam + 1 if rho is None else rho, "rho")
     if not 0 < alpha < 2:
         raise ValueError(f"alpha must be in (0, 2) (over-relaxation), got {alpha}")
@@ -426,7 +433,7 @@ def conv_admm(
     Q, scale = torch.zeros_like(y_hat), 1.0  # D(U + G) before a ρ rescale, and the rescale
     history, converged = [], False
     with torch.no_grad():
-        for it in range(1, int(max_iter) + 1):
+        for it in range(1, max_iter + 1):
             DV = _hermitian(half(V))  # V = G − U
             DU = (Q - DV) / (scale + 1)  # D U, from D(U + G) = Q and D(G − U/scale) = DV
             DG = DV + DU
@@ -519,14 +526,14 @@ def learn_conv_dictionary(
     check_tensor(y, "y", ndim=4)
     if project is not None and not callable(project):
         raise ValueError(f"project must be a function of the filters, got {project!r}")
-    n_filters = int(check_positive(n_filters, "n_filters"))
-    k = int(check_positive(kernel_size, "kernel_size"))
+    n_filters = check_count(n_filters, "n_filters")
+    k = check_count(kernel_size, "kernel_size")
     check_nonneg(lam, "lam")
-    n_steps = int(check_positive(n_steps, "n_steps"))
+    n_steps = check_count(n_steps, "n_steps")
     check_positive(lr, "lr")
     if k > min(y.shape[-2:]):
         raise ValueError(f"kernel_size={k} is larger than the images {tuple(y.shape[-2:])}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     K = _init_filters(y, n_filters, k, g)
     v = torch.randn(K.shape, generator=g, dtype=torch.float64).to(y.device, y.dtype)
     z, losses = None, []

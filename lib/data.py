@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lib._checks import check_positive, check_same, check_tensor
+from lib._checks import check_count, check_positive, check_same, check_seed, check_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "data" / "cache" / "mnist"
@@ -96,12 +96,6 @@ def _check_sha256(sha256: object) -> str:
     if not ok or any(c not in "0123456789abcdef" for c in sha256.lower()):
         raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
     return sha256.lower()
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return int(value)
 
 
 def _gunzip(data: bytes, name: str) -> bytes:
@@ -285,7 +279,7 @@ def load_mnist(
         order = _split_order(len(labels))
         order = {"test": order[:SAMPLE_TEST], "train": order[SAMPLE_TEST:], "all": order}[split]
     if n is not None:
-        n = _check_int(n, "n", 1)
+        n = check_count(n, "n", 1)
         if n > len(order):
             raise ValueError(f"n={n} is more than the {len(order)} digits of split {split!r}")
         order = order[:n]
@@ -361,12 +355,12 @@ def extract_patches(
     for i, img in enumerate(images):
         check_tensor(img, f"images[{i}]", ndim=2)
     check_same(*[(f"images[{i}]", img) for i, img in enumerate(images)])
-    size, n = _check_int(size, "size", 1), _check_int(n, "n", 1)
-    seed = _check_int(seed, "seed", 0)
+    size, n = check_count(size, "size", 1), check_count(n, "n", 1)
+    seed = check_count(seed, "seed", 0)
     for i, img in enumerate(images):
         if size > min(img.shape):
             raise ValueError(f"size={size} is larger than images[{i}] {tuple(img.shape)}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     which = torch.randint(len(images), (n,), generator=g)
     u = torch.rand(n, 2, generator=g, dtype=torch.float64)
     offsets = torch.arange(size)
@@ -449,7 +443,7 @@ def local_contrast_normalize(
     shape, dtype and device of `images`.
     """
     check_tensor(images, "images", ndim=(2, 3))
-    size = _check_int(size, "size", 1)
+    size = check_count(size, "size", 1)
     if size % 2 == 0:
         raise ValueError(f"size must be odd so the window has a center, got {size}")
     check_positive(sigma, "sigma")
@@ -482,8 +476,8 @@ def shifted_copies(
     shifted digits make whole-digit templates a poor dictionary and favour strokes.
     """
     check_tensor(images, "images", ndim=(2, 3))
-    copies = _check_int(copies, "copies", 0)
-    max_shift = _check_int(max_shift, "max_shift", 0)
+    copies = check_count(copies, "copies", 0)
+    max_shift = check_count(max_shift, "max_shift", 0)
     flat = images.dim() == 2
     if flat:
         side = int(round(images.shape[1] ** 0.5))
@@ -493,7 +487,7 @@ def shifted_copies(
     n, H, W = images.shape
     if max_shift >= min(H, W):
         raise ValueError(f"max_shift must be smaller than the image side {min(H, W)}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     m = max_shift
     padded = torch.nn.functional.pad(images, (m, m, m, m))
     rows = torch.arange(H, device=images.device)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from lib._checks import check_nonneg, check_positive, check_tensor
+from lib._checks import check_count, check_nonneg, check_positive, check_seed, check_tensor
 from lib.solvers import energy, fista_steps
 
 
@@ -85,17 +85,17 @@ def learn_dictionary(
     chapter 05.
     """
     check_tensor(y, "y", ndim=2)
-    n_atoms = int(check_positive(n_atoms, "n_atoms"))
+    n_atoms = check_count(n_atoms, "n_atoms")
     check_nonneg(lam, "lam")
-    n_epochs = int(check_positive(n_epochs, "n_epochs"))
-    batch_size = int(check_positive(batch_size, "batch_size"))
+    n_epochs = check_count(n_epochs, "n_epochs")
+    batch_size = check_count(batch_size, "batch_size")
     check_positive(lr, "lr")
     if init not in ("data", "random"):
         raise ValueError(f'init must be "data" or "random", got {init!r}')
     if update not in ("online", "gradient"):
         raise ValueError(f'update must be "online" or "gradient", got {update!r}')
     forget = 0.0 if memory is None else 1 / check_positive(memory, "memory")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     W_d = _init_dictionary(y, n_atoms, g, init == "random")
     Z = torch.zeros(len(y), n_atoms, dtype=y.dtype, device=y.device)
     A = torch.zeros(n_atoms, n_atoms, dtype=y.dtype, device=y.device)

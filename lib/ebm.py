@@ -25,7 +25,13 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_count,
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_tensor,
+)
 from lib.solvers import shrink
 
 __all__ = [
@@ -70,7 +76,7 @@ def ellipse_data(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Sample `n` points y [n, 2] = (a cos t, b sin t) + noise, t ~ U[0, 2π)."""
-    n = int(check_positive(n, "n"))
+    n = check_count(n, "n")
     check_positive(a, "a"), check_positive(b, "b"), check_nonneg(noise_std, "noise_std")
     t = 2 * math.pi * torch.rand(n, generator=generator, dtype=dtype)
     y = torch.stack([a * torch.cos(t), b * torch.sin(t)], dim=1)
@@ -105,7 +111,7 @@ def decoder(K: int, hidden: int = 32, gain: float = 4.0, out: int = 2) -> nn.Seq
     cannot defeat a penalty on ‖z‖ by shrinking z and growing its weights (the reason sparse
     coding normalizes the columns of W_d; see chapter 02). Seed torch before calling it.
     """
-    K, hidden = int(check_positive(K, "K")), int(check_positive(hidden, "hidden"))
+    K, hidden = check_count(K, "K"), check_count(hidden, "hidden")
     return nn.Sequential(
         spectral_norm(nn.Linear(K, hidden)),
         nn.Tanh(),
@@ -118,7 +124,7 @@ def decoder(K: int, hidden: int = 32, gain: float = 4.0, out: int = 2) -> nn.Seq
 
 def noise(n_noise: int, K: int, generator: torch.Generator | None = None, **kw) -> torch.Tensor:
     """Fixed noise samples eps [n_noise, K] ~ N(0, I) (kw: dtype, device)."""
-    n_noise, K = int(check_positive(n_noise, "n_noise")), int(check_positive(K, "K"))
+    n_noise, K = check_count(n_noise, "n_noise"), check_count(K, "K")
     eps = torch.randn(n_noise, K, generator=generator, dtype=kw.get("dtype", torch.float32))
     return eps.to(kw.get("device", "cpu"))
 
@@ -182,7 +188,7 @@ def energy_noisy(
 
 def _starts(y, K, starts, init_std, generator):
     z0 = [torch.zeros(y.shape[0], K, dtype=y.dtype)]
-    for _ in range(int(check_positive(starts, "starts")) - 1):
+    for _ in range(check_count(starts, "starts") - 1):
         z0.append(init_std * torch.randn(y.shape[0], K, generator=generator, dtype=y.dtype))
     return [z.to(y.device) for z in z0]
 
@@ -190,7 +196,7 @@ def _starts(y, K, starts, init_std, generator):
 def _descend(step, energy, z, steps, tol) -> Inference:
     """Run z ← step(z) until the relative change of the mean energy is below tol."""
     history, converged, prev = [], False, math.inf
-    for _ in range(int(check_positive(steps, "steps"))):
+    for _ in range(check_count(steps, "steps")):
         z = step(z)
         with torch.no_grad():
             e = energy(z)
@@ -305,7 +311,7 @@ def infer_noisy(
 def _train(dec, y, K, loss_fn, epochs, lr, generator, init_std):
     """Adam on the per-sample codes Z [n, K] and the decoder weights together."""
     check_tensor(y, "y", ndim=2)
-    epochs, lr = int(check_positive(epochs, "epochs")), check_positive(lr, "lr")
+    epochs, lr = check_count(epochs, "epochs"), check_positive(lr, "lr")
     Z = init_std * torch.randn(y.shape[0], K, generator=generator, dtype=y.dtype)
     Z = Z.to(y.device).requires_grad_(True)
     dec.to(device=y.device, dtype=y.dtype).train()
@@ -359,7 +365,7 @@ def train_noisy(
     Returns (Z̄ [n, K], loss history) and leaves `dec` trained, in eval mode.
     """
     lam, sigma = check_nonneg(lam, "lam"), check_nonneg(sigma, "sigma")
-    K, n_noise = dec[0].in_features, int(check_positive(n_noise, "n_noise"))
+    K, n_noise = dec[0].in_features, check_count(n_noise, "n_noise")
 
     def loss_fn(Z):
         eps = torch.randn(n_noise, *Z.shape, generator=generator, dtype=Z.dtype).to(Z.device)

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from lib._checks import check_tensor
+from lib._checks import check_count, check_tensor
 
 N_PARAMS = 8
 PARAM_NAMES = ("A", "x0", "y0", "theta", "f", "phi", "sigma_x", "sigma_y")
@@ -33,12 +33,6 @@ def _as_array(x: object, name: str) -> np.ndarray:
         x = torch.from_numpy(np.asarray(x, dtype=np.float64))
     check_tensor(x, name)
     return x.detach().cpu().double().numpy()
-
-
-def _check_size(size: object) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be an int ≥ 1, got {size!r}")
-    return int(size)
 
 
 def _gabor_np(p: np.ndarray, size: int) -> np.ndarray:
@@ -81,7 +75,7 @@ def gabor(params: torch.Tensor | np.ndarray | list[float], size: int) -> torch.T
 
     ``params = (A, x₀, y₀, θ, f, φ, σ_x, σ_y)``; rows are y, columns are x.
     """
-    size = _check_size(size)
+    size = check_count(size, "size")
     if isinstance(params, (list, tuple)):
         params = torch.tensor(params, dtype=torch.float64)
     p = _as_array(params, "params")
@@ -158,8 +152,8 @@ def fit_gabor(
     from scipy.optimize import least_squares
 
     a = _atom_image(atom)
-    if int(n_init) < 1:
-        raise ValueError(f"n_init must be ≥ 1, got {n_init}")
+    n_init = check_count(n_init, "n_init")
+    max_nfev = check_count(max_nfev, "max_nfev")
     ss_tot = float(((a - a.mean()) ** 2).sum())
     if ss_tot <= 0:
         raise ValueError("atom is constant: there is no pattern to fit")
@@ -167,7 +161,7 @@ def fit_gabor(
     lo = [-np.inf, -1.0, -1.0, -np.inf, 0.0, -np.inf, 0.3, 0.3]
     hi = [np.inf, size, size, np.inf, 0.5, np.inf, 2.0 * size, 2.0 * size]
     best = None
-    for p0 in _initial_guesses(a, int(n_init)):
+    for p0 in _initial_guesses(a, n_init):
         p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
         res = least_squares(
             lambda p: (_gabor_np(p, size) - a).ravel(),

@@ -37,7 +37,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
 from lib.solvers import SolverResult, energy, lipschitz
 
 
@@ -233,7 +239,7 @@ def train_lista(
         raise ValueError(f"seed must be an int ≥ 0, got {seed!r}")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_updates, done = epochs * math.ceil(len(y) / batch_size), 0
     history = LISTAHistory()

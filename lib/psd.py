@@ -34,7 +34,14 @@ from torch import nn
 from torch.nn.functional import cross_entropy, softshrink
 from tqdm.auto import tqdm
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_count,
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
 from lib.conv import (
     _fast_lipschitz,
     _filter_gradient,
@@ -61,18 +68,12 @@ __all__ = [
 ]
 
 
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int ≥ {minimum}, got {value!r}")
-    return value
-
-
 class Gain(nn.Module):
     """The diagonal gain layer: feature map i of ``x [batch, n, H, W]`` times gᵢ (``g [n]``)."""
 
     def __init__(self, n: int) -> None:
         super().__init__()
-        self.g = nn.Parameter(torch.ones(_check_int(n, "n")))
+        self.g = nn.Parameter(torch.ones(check_count(n, "n")))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.g[:, None, None]
@@ -98,11 +99,11 @@ class ConvPSD(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        n, k = _check_int(n_filters, "n_filters"), _check_int(kernel_size, "kernel_size")
-        C = _check_int(in_channels, "in_channels")
+        n, k = check_count(n_filters, "n_filters"), check_count(kernel_size, "kernel_size")
+        C = check_count(in_channels, "in_channels")
         if boundary not in ("zero", "circular"):
             raise ValueError(f"boundary must be 'zero' or 'circular', got {boundary!r}")
-        g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+        g = torch.Generator().manual_seed(check_seed(seed))
         self.boundary = boundary
         self.W_e = nn.Parameter(0.1 * normalize_filters(torch.randn(n, C, k, k, generator=g)))
         self.b = nn.Parameter(torch.zeros(n))
@@ -192,7 +193,7 @@ class ConvPSD(nn.Module):
         mean of E after every step; ``converged`` is False (a fixed number of steps).
         """
         lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
-        n_iter = _check_int(n_iter, "n_iter")
+        n_iter = check_count(n_iter, "n_iter")
         e = self.encode(y)
         if z0 is not None:
             self._check_codes(z0, y, "z0")
@@ -286,10 +287,10 @@ def train_psd(
         raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
     model._check_input(y)
     lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
-    epochs, batch_size = _check_int(epochs, "epochs"), _check_int(batch_size, "batch_size")
-    n_iter, seed = _check_int(n_iter, "n_iter"), _check_int(seed, "seed", 0)
+    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
+    n_iter, seed = check_count(n_iter, "n_iter"), check_count(seed, "seed", 0)
     lr, decoder_lr = check_positive(lr, "lr"), check_positive(decoder_lr, "decoder_lr")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_seed(seed))
     opt = torch.optim.Adam([model.W_e, model.b, model.gain.g], lr=lr)
     v = torch.randn(model.W_d.shape, generator=g, dtype=torch.float64).to(y.device, y.dtype)
     history = PSDHistory()
@@ -364,8 +365,8 @@ def inference_speed(
     if not isinstance(model, ConvPSD):
         raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
     model._check_input(y)
-    n_ista = _check_int(n_ista, "n_ista", 0)
-    max_iter, repeats = _check_int(max_iter, "max_iter"), _check_int(repeats, "repeats")
+    n_ista = check_count(n_ista, "n_ista", 0)
+    max_iter, repeats = check_count(max_iter, "max_iter"), check_count(repeats, "repeats")
     L_psd = model.lipschitz(tuple(y.shape[-2:])) + 2 * alpha
     L = model.lipschitz(tuple(y.shape[-2:]))
     W_d = model.W_d.detach()
@@ -442,15 +443,15 @@ def small_convnet(
     ``freeze=True`` they stay fixed (``requires_grad = False``), and the features
     ``net[:5](x)`` can be computed once and only ``net[5:]`` trained.
     """
-    n, k = _check_int(n_filters, "n_filters"), _check_int(kernel_size, "kernel_size")
-    C, size = _check_int(in_channels, "in_channels"), _check_int(image_size, "image_size")
-    hidden, pool = _check_int(hidden, "hidden", 0), _check_int(pool, "pool")
+    n, k = check_count(n_filters, "n_filters"), check_count(kernel_size, "kernel_size")
+    C, size = check_count(in_channels, "in_channels"), check_count(image_size, "image_size")
+    hidden, pool = check_count(hidden, "hidden", 0), check_count(pool, "pool")
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd for 'same' padding, got {k}")
     size //= pool
     if size < 1 or (hidden and size // 2 < 1):
         raise ValueError(f"image_size={image_size} is too small for pool={pool}")
-    torch.manual_seed(_check_int(seed, "seed", 0))
+    torch.manual_seed(check_seed(seed))
     layers: list[nn.Module] = [nn.Conv2d(C, n, k, padding=k // 2), nn.Tanh(), Gain(n)]
     layers.append(nn.GroupNorm(1, n, affine=False) if normalize else nn.Identity())
     layers.append(nn.MaxPool2d(pool))
@@ -458,7 +459,9 @@ def small_convnet(
     if hidden:
         layers += [nn.Conv2d(n, hidden, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         width = hidden * (size // 2) ** 2
-    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width, _check_int(n_classes, "n_classes")))
+    net = nn.Sequential(
+        *layers, nn.Flatten(), nn.Linear(width, check_count(n_classes, "n_classes"))
+    )
     if encoder is not None:
         if not isinstance(encoder, ConvPSD):
             raise ValueError(f"encoder must be a lib.psd.ConvPSD, got {type(encoder).__name__}")
@@ -481,8 +484,8 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Ten
     """Indices of `per_class` examples of every class in ``labels [n]``, drawn with `seed`."""
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.numel() == 0:
         raise ValueError("labels must be a non-empty 1-D tensor of class indices")
-    per_class = _check_int(per_class, "per_class")
-    g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    per_class = check_count(per_class, "per_class")
+    g = torch.Generator().manual_seed(check_seed(seed))
     out = []
     for c in labels.unique(sorted=True).tolist():
         idx = (labels == c).nonzero().squeeze(1).cpu()
@@ -519,10 +522,10 @@ def train_classifier(
     """Train `model` in place on ``x [n, C, H, W]``, ``labels [n]`` (int64) with Adam and
     the cross-entropy; seeded mini-batch order. Returns the mean loss of every epoch."""
     _check_labeled(model, x, labels)
-    epochs, batch_size = _check_int(epochs, "epochs"), _check_int(batch_size, "batch_size")
+    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
     check_positive(lr, "lr")
     check_nonneg(weight_decay, "weight_decay")
-    g = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
+    g = torch.Generator().manual_seed(check_seed(seed))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     losses = []

@@ -33,7 +33,14 @@ from dataclasses import dataclass
 import torch
 from torch.nn.functional import softshrink
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_count,
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
 
 
 @dataclass
@@ -76,13 +83,14 @@ def lipschitz(W_d: torch.Tensor, n_iter: int = 1000, tol: float = 1e-10, seed: i
     No gradient flows through it. Introduced in chapter 03.
     """
     check_tensor(W_d, "W_d", ndim=2)
-    check_positive(n_iter, "n_iter")
-    g = torch.Generator().manual_seed(seed)
+    n_iter = check_count(n_iter, "n_iter")
+    tol = check_nonneg(tol, "tol")
+    g = torch.Generator().manual_seed(check_seed(seed))
     v = torch.randn(W_d.shape[1], generator=g, dtype=torch.float64).to(W_d.device, W_d.dtype)
     W = W_d.detach()
     L = 0.0
     with torch.no_grad():
-        for _ in range(int(n_iter)):
+        for _ in range(n_iter):
             v = v / torch.linalg.vector_norm(v)
             w = W.T @ (W @ v)
             L_new = float(v @ w)
@@ -196,7 +204,7 @@ def fista_steps(
     """
     _check_problem(y, W_d, lam)
     L = check_positive(L, "L")
-    n_iter = int(check_positive(n_iter, "n_iter"))
+    n_iter = check_count(n_iter, "n_iter")
     W = W_d.detach()
     G, b = W.T @ W, y.detach() @ W
     if z0 is None:
@@ -251,7 +259,7 @@ def _proximal_gradient(
     """The one implementation behind ista (momentum=False) and fista (momentum=True)."""
     _check_problem(y, W_d, lam)
     check_nonneg(tol, "tol")
-    check_positive(max_iter, "max_iter")
+    max_iter = check_count(max_iter, "max_iter")
     L = lipschitz(W_d) if L is None else check_positive(L, "L")
     W = W_d.detach()
     G, b, yy = W.T @ W, y.detach() @ W, y.detach().pow(2).sum(1)
@@ -270,7 +278,7 @@ def _proximal_gradient(
     Lr = torch.full_like(s, L / 8 if backtrack else L)  # per-sample step 1/Lr
     history = []
     converged = False
-    for it in range(1, int(max_iter) + 1):
+    for it in range(1, max_iter + 1):
         z_new = _shrink_rows(x, xG, b, Lr, lam, positive)
         zG_new = z_new @ G
         if backtrack:  # sufficient decrease ½‖W_d d‖² ≤ (Lr/2)‖d‖², d = z_new − x

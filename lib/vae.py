@@ -26,7 +26,14 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual name)
 from tqdm.auto import tqdm
 
-from lib._checks import check_nonneg, check_positive, check_same, check_tensor
+from lib._checks import (
+    check_count,
+    check_nonneg,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
 
 __all__ = [
     "ConvVAE",
@@ -197,7 +204,7 @@ def loss(
 def kl_warmup(steps: int, beta: float = 1.0) -> Callable[[int], float]:
     """A KL warm-up schedule: step ↦ β · min(1, (step + 1) / steps), for ``train_vae(beta=...)``
     (Bowman et al. 2016; Sønderby et al. 2016)."""
-    steps = int(check_positive(steps, "steps"))
+    steps = check_count(steps, "steps")
     beta = check_nonneg(beta, "beta")
     return lambda step: beta * min(1.0, (step + 1) / steps)
 
@@ -244,16 +251,16 @@ def train_vae(
     `y` must be on the model's device and in its dtype. Returns a :class:`VAEHistory`.
     """
     _check_data(model, y)
-    epochs = int(check_positive(epochs, "epochs"))
-    batch_size = int(check_positive(batch_size, "batch_size"))
+    epochs = check_count(epochs, "epochs")
+    batch_size = check_count(batch_size, "batch_size")
     check_positive(lr, "lr")
     if callable(beta):
         schedule = beta
     else:
         constant = check_nonneg(beta, "beta")
         schedule = lambda step: constant  # noqa: E731
-    order_gen = torch.Generator().manual_seed(seed)
-    noise_gen = torch.Generator(device=y.device).manual_seed(seed)
+    order_gen = torch.Generator().manual_seed(check_seed(seed))
+    noise_gen = torch.Generator(device=y.device).manual_seed(check_seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = VAEHistory()
     model.train()
@@ -297,7 +304,7 @@ def fit_vae(
 ) -> tuple[VAE, VAEHistory]:
     """A new `VAE` (weights seeded by `seed`, on y's device and dtype) trained by `train_vae`;
     ``conv=True`` makes it a `ConvVAE` with its default channels (`hidden` is then unused)."""
-    torch.manual_seed(seed)
+    torch.manual_seed(check_seed(seed))
     if conv:
         model = ConvVAE(latent)
     else:
@@ -314,8 +321,8 @@ def negative_elbo(
     drawn `samples` times per image (seeded). It upper-bounds −log p(y) (the BCE of gray-level
     pixels is used as their log-likelihood, as in the pytorch/examples VAE)."""
     _check_data(model, y)
-    samples = int(check_positive(samples, "samples"))
-    gen = torch.Generator(device=y.device).manual_seed(seed)
+    samples = check_count(samples, "samples")
+    gen = torch.Generator(device=y.device).manual_seed(check_seed(seed))
     total = 0.0
     for yb in y.split(batch_size):
         mu, logvar = model.encode(yb)
@@ -343,7 +350,7 @@ def vae_stats(model: VAE, y: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Per-image averages over y: ``recon`` (BCE of one noisy sample), ``kl``, ``nelbo``
     (their sum), ``z_norm`` (‖z̄‖), ``sigma`` (mean σ), and ``active`` (see active_dims)."""
     _check_data(model, y)
-    gen = torch.Generator(device=y.device).manual_seed(seed)
+    gen = torch.Generator(device=y.device).manual_seed(check_seed(seed))
     mu, logvar = model.encode(y)
     rec = reconstruction_error(model.decode(model.reparameterize(mu, logvar, gen)), y).mean()
     kl = kl_divergence(mu, logvar).mean()

@@ -82,3 +82,71 @@ def test_unknown_attribute_is_an_attribute_error():
 def test_every_export_resolves():
     for name in lib._EXPORTS:
         assert callable(getattr(lib, name)), name
+
+
+# --- counts and seeds: refused, never truncated ---------------------------------------------
+
+from lib._checks import check_count, check_seed  # noqa: E402
+
+
+@pytest.mark.parametrize("bad", [2.5, 3.0, True, -1, "3", None, torch.tensor(2.0)])
+def test_check_count_refuses_what_is_not_a_count(bad):
+    with pytest.raises(ValueError, match="n_iter must be an integer ≥ 1"):
+        check_count(bad, "n_iter")
+
+
+def test_check_count_accepts_integers_of_every_kind():
+    import numpy as np
+
+    assert check_count(3, "n") == 3 and check_count(np.int64(3), "n") == 3
+    assert check_count(torch.tensor(3), "n") == 3 and check_count(0, "n", minimum=0) == 0
+    assert check_seed(0) == 0
+    with pytest.raises(ValueError, match="seed must be an integer ≥ 0"):
+        check_seed(-1)
+
+
+W = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+Y = torch.randn(3, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+IMAGES = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+ATOM = torch.randn(49, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+COUNTS = [
+    (lambda v: lib.lipschitz(W, n_iter=v), "n_iter"),
+    (lambda v: lib.fista(Y, W, 0.1, max_iter=v), "max_iter"),
+    (lambda v: lib.ista(Y, W, 0.1, max_iter=v), "max_iter"),
+    (lambda v: lib.fista_steps(Y, W, 0.1, lib.lipschitz(W), n_iter=v), "n_iter"),
+    (lambda v: lib.learn_dictionary(Y, n_atoms=v, lam=0.1), "n_atoms"),
+    (lambda v: lib.learn_dictionary(Y, n_atoms=4, lam=0.1, n_epochs=v), "n_epochs"),
+    (lambda v: lib.learn_conv_dictionary(IMAGES, v, 3, 0.1, n_steps=1), "n_filters"),
+    (lambda v: lib.learn_conv_dictionary(IMAGES, 2, v, 0.1, n_steps=1), "kernel_size"),
+    (lambda v: lib.fit_gabor(ATOM, max_nfev=v), "max_nfev"),
+    (lambda v: lib.fit_gabor(ATOM, n_init=v), "n_init"),
+]
+
+
+@pytest.mark.parametrize(("call", "name"), COUNTS, ids=[name for _, name in COUNTS])
+@pytest.mark.parametrize("bad", [2.5, True, -1])
+def test_public_counts_are_refused_not_truncated(call, name, bad):
+    """2.5 iterations are an error, not 2 (fit_gabor with max_nfev=2.5 used to hang)."""
+    with pytest.raises(ValueError, match=f"{name} must be an integer"):
+        call(bad)
+
+
+SEEDED = [
+    lambda s: lib.lipschitz(W, seed=s),
+    lambda s: lib.learn_dictionary(Y, n_atoms=4, lam=0.1, seed=s),
+    lambda s: lib.seed_all(s),
+]
+
+
+@pytest.mark.parametrize("call", SEEDED)
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_seeds_are_non_negative_integers(call, bad):
+    with pytest.raises(ValueError, match="seed must be an integer ≥ 0"):
+        call(bad)
+
+
+@pytest.mark.parametrize("tol", [-1.0, float("nan"), float("inf")])
+def test_lipschitz_refuses_a_tolerance_that_is_not_a_finite_number_at_least_0(tol):
+    """tol=inf used to stop after one step with an L four times too small."""
+    with pytest.raises(ValueError, match="tol must be a finite number ≥ 0"):
+        lib.lipschitz(W, tol=tol)
