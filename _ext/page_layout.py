@@ -34,10 +34,16 @@ TWINS = {
 
 def add_templates(app: Any, config: Any) -> None:
     config.templates_path = [str(HERE / "templates"), *config.templates_path]
-    options = config.html_theme_options
-    start = list(options.get("article_header_start", ["toggle-primary-sidebar.html"]))
+
+
+def add_switch(context: dict) -> None:
+    """Put language-switch.html after the ☰ button. Set per page: the theme's options reach
+    the template as ``theme_*`` context values, which the themes fill after config-inited."""
+    start = context.get("theme_article_header_start") or []
+    if isinstance(start, str):
+        start = [item.strip() for item in start.split(",") if item.strip()]
     if "language-switch.html" not in start:
-        options["article_header_start"] = [*start, "language-switch.html"]
+        context["theme_article_header_start"] = [*start, "language-switch.html"]
 
 
 UNUSED = ("sphinx-thebe.js", "sphinx-thebe.css")
@@ -59,6 +65,7 @@ def add_twin(app: Any, pagename: str, templatename: str, context: dict, doctree:
     """Give the template the URL of the page's twin in the other language, if it has one;
     drop the bibliography's list role."""
     drop_unused_files(context)
+    add_switch(context)
     body = context.get("body", "")
     if 'role="list" class="citation-list"' in body:
         context["body"] = body.replace('role="list" class="citation-list"', 'class="citation-list"')
