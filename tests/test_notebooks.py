@@ -185,3 +185,29 @@ def test_set_repository_points_every_notebook_at_a_fork(tmp_path):
     (tmp_path / "_config.yml").write_text(config.replace(fork, "not a url"))
     with pytest.raises(ValueError, match="repository.url"):
         set_repository(tmp_path)
+
+
+ENGLISH_WORDS = re.compile(r"\b(the|and|with|of|from|than|is|are|each|every|this|that)\b")
+
+
+@pytest.mark.parametrize(
+    "nb", [nb for nb in NOTEBOOKS if nb.name.endswith(".es.ipynb")], ids=lambda p: p.name
+)
+def test_spanish_code_has_spanish_comments(nb):
+    """A Spanish page's code cells carry Spanish comments (the code itself is the twin's)."""
+    english = []
+    for i, cell in enumerate(load(nb)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for tok in tokenize.generate_tokens(io.StringIO(magic_free(source(cell))).readline):
+            words = re.sub(r'"[^"]*"|`[^`]*`', "", tok.string)  # quoted code values aside
+            if tok.type == tokenize.COMMENT and ENGLISH_WORDS.search(words):
+                english.append(f"cell {i}: {tok.string[:60]}")
+    assert not english, f"English comments: {english}"
+
+
+def magic_free(code: str) -> str:
+    """The cell with its IPython magics and shell lines blanked, so that it tokenizes."""
+    return "\n".join(
+        "pass" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines()
+    )
