@@ -80,14 +80,9 @@ def typed_numbers(nb: pathlib.Path) -> list[str]:
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_run_numbers_typed_in_the_prose(nb):
-    if nb.name[:2] in PENDING:
-        pytest.skip("issue 16: this chapter still types numbers from the run")
     found = typed_numbers(nb)
     assert not found, f"{len(found)} typed numbers in {nb.name}: " + ", ".join(found)
 
-
-# Chapters whose lesson structure is not finished yet (issue 16); each leaves as it lands.
-PENDING: set[str] = set()
 
 HEADINGS = {
     "en": {
@@ -160,7 +155,5 @@ def lesson_problems(nb: pathlib.Path) -> list[str]:
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_chapter_is_a_lesson(nb):
-    if nb.name[:2] in PENDING:
-        pytest.skip("issue 16: this chapter's lesson structure is not finished")
     problems = lesson_problems(nb)
     assert not problems, f"{nb.name}: " + "; ".join(problems)

@@ -671,15 +671,10 @@ def test_browser_no_serious_accessibility_violation(site, server, browser):
     assert not found, "\n".join(f"{p}: {v}" for p, v in found.items())
 
 
-ALT_PENDING: set[str] = set()  # chapters whose figures have no alt text yet
-
-
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_has_alt_text(site, nb):
     """A figure's alt text says what it shows, in the page's language: the cell's metadata
     ``{"mystnb": {"image": {"alt": "…"}}}`` (myst-nb's default is the image's file name)."""
-    if nb.name[:2] in ALT_PENDING:
-        pytest.skip("issue 17: this chapter's figures have no alt text yet")
     html = BeautifulSoup(page(site, nb), "html.parser")
     bad = [
         img.get("alt", "")[:60]
