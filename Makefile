@@ -7,10 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 # JavaScript the pages load, vendored from the npm registry at exact versions (no CDN).
-# The same versions are named in _config.yml (mathjax_path, nb_ipywidgets_js).
+# The same MathJax version is named in _config.yml (mathjax_path).
 MATHJAX := 3.2.2
-REQUIREJS := 2.3.8
-HTML_MANAGER := 1.0.15
 # matplotlib's to_jshtml animations link Font Awesome 4.4.0 (_ext/offline_site.py rewrites it).
 FONT_AWESOME := 4.4.0
 # axe-core, the accessibility checker the browser test runs on every page (not part of the site).
@@ -33,18 +31,11 @@ $(STAMP): requirements.txt pyproject.toml
 $(VENDOR): Makefile
 	@command -v npm >/dev/null || { echo "npm is needed: apt-get install -y npm" >&2; exit 1; }
 	rm -rf _vendor && mkdir -p _vendor/npm _vendor/html/_static
-	cd _vendor/npm && npm pack --silent mathjax@$(MATHJAX) requirejs@$(REQUIREJS) \
-		@jupyter-widgets/html-manager@$(HTML_MANAGER) font-awesome@$(FONT_AWESOME) \
+	cd _vendor/npm && npm pack --silent mathjax@$(MATHJAX) font-awesome@$(FONT_AWESOME) \
 		axe-core@$(AXE) >/dev/null
-	mkdir -p _vendor/html/_static/mathjax-$(MATHJAX) _vendor/html/_static/requirejs-$(REQUIREJS) \
-		_vendor/html/_static/html-manager-$(HTML_MANAGER) _vendor/html/_static/font-awesome-$(FONT_AWESOME)
+	mkdir -p _vendor/html/_static/mathjax-$(MATHJAX) _vendor/html/_static/font-awesome-$(FONT_AWESOME)
 	tar xzf _vendor/npm/mathjax-$(MATHJAX).tgz --strip-components=1 \
 		-C _vendor/html/_static/mathjax-$(MATHJAX) package/es5 package/LICENSE
-	tar xzf _vendor/npm/requirejs-$(REQUIREJS).tgz --strip-components=1 \
-		-C _vendor/html/_static/requirejs-$(REQUIREJS) package/require.js
-	tar xzf _vendor/npm/jupyter-widgets-html-manager-$(HTML_MANAGER).tgz --strip-components=2 \
-		-C _vendor/html/_static/html-manager-$(HTML_MANAGER) --exclude='*.map' \
-		--exclude=package/dist/embed.js --exclude=package/dist/libembed-amd.js package/dist
 	tar xzf _vendor/npm/font-awesome-$(FONT_AWESOME).tgz --strip-components=1 \
 		-C _vendor/html/_static/font-awesome-$(FONT_AWESOME) package/css/font-awesome.min.css \
 		package/fonts
@@ -52,8 +43,7 @@ $(VENDOR): Makefile
 	tar xzf _vendor/npm/axe-core-$(AXE).tgz --strip-components=1 -C _vendor/axe-core-$(AXE) \
 		package/axe.min.js package/LICENSE
 	rm -rf _vendor/npm
-	printf 'mathjax@%s\nrequirejs@%s\n@jupyter-widgets/html-manager@%s\nfont-awesome@%s\naxe-core@%s\n' \
-		$(MATHJAX) $(REQUIREJS) $(HTML_MANAGER) $(FONT_AWESOME) $(AXE) > $@
+	printf 'mathjax@%s\nfont-awesome@%s\naxe-core@%s\n' $(MATHJAX) $(FONT_AWESOME) $(AXE) > $@
 
 # Debian's Chromium and its driver, for the browser test in tests/test_site.py.
 $(CHROMIUM) &:

@@ -2,8 +2,6 @@
 
 - matplotlib's ``Animation.to_jshtml()`` links Font Awesome 4.4.0 from a CDN for its buttons:
   each URL of ``LOCAL_COPIES`` is rewritten to the copy the Makefile vendors from npm.
-- ``static/widgets-offline.js`` lets the vendored ipywidgets manager find its fonts and
-  typeset with MathJax 3 (listed in ``nb_ipywidgets_js`` in _config.yml).
 - An inline script added twice (sphinx-thebe's ``const THEBE_JS_URL``) is a SyntaxError:
   each page keeps one copy of each script.
 - An empty ``default_mode`` makes the theme log "Got invalid theme mode": it is "auto".
