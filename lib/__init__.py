@@ -7,99 +7,24 @@ lecture's notation: ``y`` data, ``z`` codes, ``W_d`` decoder (dictionary), ``W_e
 
 Importing ``lib`` does no work: no data is loaded, no device is touched, and the modules
 below are imported on first use of one of their names (``lib.fista`` loads ``lib.solvers``).
+
+Each module's ``__all__`` is the one list of its public names, and every one of them is also
+``lib.<name>``: this file reads those lists from the modules' source (without importing
+them), so nothing here has to be kept in step by hand. A name may be public in one module
+only, and no public name may be a module's name (``tests/test_checks.py`` checks both).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import pathlib
 from typing import Any
 
 import torch
 
 __version__ = "0.1.0"
 
-# Public name -> the module of `lib` that defines it.
-_EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        ["SolverResult", "shrink", "lipschitz", "energy", "ista", "fista", "fista_steps"], "solvers"
-    ),
-    **dict.fromkeys(["DictionaryResult", "normalize_columns", "learn_dictionary"], "dictionary"),
-    **dict.fromkeys(
-        [
-            "load_mnist",
-            "load_images",
-            "extract_patches",
-            "contrast_normalize",
-            "whiten",
-            "local_contrast_normalize",
-            "shifted_copies",
-        ],
-        "data",
-    ),
-    **dict.fromkeys(["animate", "slider", "contour", "tile", "show_images", "draw_graph"], "plots"),
-    **dict.fromkeys(
-        [
-            "code_shape",
-            "conv_decode",
-            "conv_adjoint",
-            "conv_energy",
-            "conv_lipschitz",
-            "conv_matrix",
-            "conv_fista",
-            "conv_admm",
-            "ConvDictionaryResult",
-            "normalize_filters",
-            "learn_conv_dictionary",
-            "filter_orientation",
-            "peak_frequency",
-            "shift_similarity",
-            "radial_symmetry",
-            "orientation_gap",
-            "ring_average",
-        ],
-        "conv",
-    ),
-    **dict.fromkeys(["fit_gabor", "fit_gabors", "window_energy"], "gabor"),
-    **dict.fromkeys(
-        ["LISTA", "LISTAHistory", "train_lista", "run_lista", "code_error", "deepen"], "lista"
-    ),
-    **dict.fromkeys(
-        [
-            "VAE",
-            "ConvVAE",
-            "VAEHistory",
-            "train_vae",
-            "fit_vae",
-            "kl_divergence",
-            "kl_warmup",
-            "negative_elbo",
-            "active_dims",
-            "vae_stats",
-        ],
-        "vae",
-    ),
-    **dict.fromkeys(
-        [
-            "ConvPSD",
-            "PSDHistory",
-            "train_psd",
-            "filter_similarity",
-            "inference_speed",
-            "relative_error",
-            "small_convnet",
-            "few_labels",
-            "train_classifier",
-            "accuracy",
-        ],
-        "psd",
-    ),
-}
-_EXPORTS.update(
-    dict.fromkeys(
-        ["set_language", "text", "check", "checks", "finding", "lecture_table", "ClaimFailedError"],
-        "claims",
-    )
-)
 _MODULES = (
     "claims",
     "solvers",
@@ -113,6 +38,31 @@ _MODULES = (
     "vae",
     "psd",
 )
+
+
+def _public_names(module: str) -> list[str]:
+    """The literal ``__all__`` of ``lib/<module>.py``, read from its source."""
+    tree = ast.parse((pathlib.Path(__file__).parent / f"{module}.py").read_text("utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    raise ImportError(f"lib/{module}.py has no literal __all__")
+
+
+def _exports() -> dict[str, str]:
+    exports: dict[str, str] = {}
+    for module in _MODULES:
+        for name in _public_names(module):
+            if name in exports or name in _MODULES:
+                where = exports.get(name, "the package (a module's name)")
+                raise ImportError(f"lib.{module} exports {name!r}, which {where} has too")
+            exports[name] = module
+    return exports
+
+
+_EXPORTS: dict[str, str] = _exports()
 
 
 def device() -> torch.device:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -37,20 +38,46 @@ def check_tensor(
     return x
 
 
+def _number(value: object, name: str, want: str) -> float:
+    """A real number as a float; refuses bools, strings, tensors and None (a tensor would slip
+    through ``float()`` when it has one element, and then reach the arithmetic unchecked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {want}, got {value!r:.60}")
+    return float(value)
+
+
 def check_nonneg(value: float, name: str) -> float:
-    """Check that a scalar hyper-parameter such as λ is finite and ≥ 0."""
-    value = float(value)
+    """Check that a scalar hyper-parameter such as λ is a finite number ≥ 0."""
+    value = _number(value, name, "a finite number ≥ 0")
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number ≥ 0, got {value}")
     return value
 
 
 def check_positive(value: float, name: str) -> float:
-    """Check that a scalar such as a step size or a count is finite and > 0."""
-    value = float(value)
+    """Check that a scalar such as a step size is a finite number > 0."""
+    value = _number(value, name, "a finite number > 0")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_progress(loss: float, step: int, lr: float, name: str = "lr") -> float:
+    """Check that a trainer's loss is still finite after `step` steps; else the training
+    diverged (most often a learning rate too large), and it stops with an error instead of
+    returning NaN weights."""
+    if not math.isfinite(loss):
+        raise ValueError(
+            f"the training diverged: the loss is {loss} at step {step}; lower {name} (now {lr:g})"
+        )
+    return loss
+
+
+def check_flags(**flags: object) -> None:
+    """Check that on/off options (``progress=``, ``positive=``, ...) are True or False."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r:.60}")
 
 
 def check_count(value: object, name: str, minimum: int = 1) -> int:
@@ -69,6 +96,25 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
 def check_seed(seed: object, name: str = "seed") -> int:
     """Check that a seed is an integer ≥ 0 (what torch.Generator.manual_seed accepts)."""
     return check_count(seed, name, minimum=0)
+
+
+def check_image_shape(value: object, name: str = "image_shape") -> tuple[int, int]:
+    """Check that an image shape is a pair (H, W) of integers ≥ 1; returns it as a tuple."""
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (H, W) of integers ≥ 1, got {value!r:.60}")
+    problem = f"{name} must be a pair (H, W) of integers ≥ 1, got {value!r:.60}"
+    try:
+        return check_count(value[0], name), check_count(value[1], name)
+    except ValueError:
+        raise ValueError(problem) from None
+
+
+def check_callable(value: object, name: str) -> None:
+    """Check that a hook (a callback, a projection) is a function, before any work is done."""
+    if value is not None and not callable(value):
+        raise ValueError(f"{name} must be a function or None, got {value!r:.60}")
 
 
 def check_same(*named: tuple[str, torch.Tensor]) -> None:

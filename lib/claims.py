@@ -24,6 +24,20 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "Check",
+    "check",
+    "checks",
+    "ClaimFailedError",
+    "Finding",
+    "finding",
+    "language",
+    "lecture_table",
+    "LectureTable",
+    "set_language",
+    "text",
+]
+
 LANGUAGES = ("en", "es")
 VERDICTS = ("reproduced", "partly", "not reproduced")
 STRICT_ENV = "LIB_STRICT_CHECKS"

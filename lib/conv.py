@@ -35,7 +35,10 @@ from torch.nn.functional import conv2d, conv_transpose2d, softshrink
 from tqdm.auto import tqdm
 
 from lib._checks import (
+    check_callable,
     check_count,
+    check_flags,
+    check_image_shape,
     check_nonneg,
     check_positive,
     check_same,
@@ -43,6 +46,26 @@ from lib._checks import (
     check_tensor,
 )
 from lib.solvers import SolverResult
+
+__all__ = [
+    "code_shape",
+    "conv_adjoint",
+    "conv_admm",
+    "conv_decode",
+    "conv_energy",
+    "conv_fista",
+    "conv_lipschitz",
+    "conv_matrix",
+    "ConvDictionaryResult",
+    "filter_orientation",
+    "learn_conv_dictionary",
+    "normalize_filters",
+    "orientation_gap",
+    "peak_frequency",
+    "radial_symmetry",
+    "ring_average",
+    "shift_similarity",
+]
 
 BOUNDARIES = ("zero", "circular")
 ADMM_CHECK_EVERY = 10  # iterations between residual checks (stopping and ρ)
@@ -62,7 +85,8 @@ def _check_filters(K: torch.Tensor) -> None:
 
 def code_shape(image_shape: tuple[int, int], k: int, boundary: str = "zero") -> tuple[int, int]:
     """(H', W') of the feature maps Zᵢ for an image (H, W) and k × k filters."""
-    H, W = image_shape
+    H, W = check_image_shape(image_shape)
+    k = check_count(k, "k")
     if _check_boundary(boundary) == "circular":
         return H, W
     return H + k - 1, W + k - 1
@@ -156,13 +180,15 @@ def conv_lipschitz(
     (relative). For ``boundary="circular"`` and C = 1 it equals max_ω Σᵢ |K̂ᵢ(ω)|². Chapter 06.
     """
     _check_filters(K)
+    image_shape = check_image_shape(image_shape)
     n_iter = check_count(n_iter, "n_iter")
-    shape = code_shape(tuple(image_shape), K.shape[-1], boundary)
+    tol = check_nonneg(tol, "tol")
+    shape = code_shape(image_shape, K.shape[-1], boundary)
     g = torch.Generator().manual_seed(check_seed(seed))
     v = torch.randn(1, K.shape[0], *shape, generator=g, dtype=torch.float64)
     v = v.to(K.device, K.dtype)
     Kd = K.detach()
-    K_hat = _filters_fft(Kd, tuple(image_shape)) if boundary == "circular" else None
+    K_hat = _filters_fft(Kd, image_shape) if boundary == "circular" else None
     L = 0.0
     with torch.no_grad():
         for _ in range(n_iter):
@@ -187,7 +213,8 @@ def conv_matrix(
     Only for small images: the matrix has (C·H·W)·(n·H'·W') entries. Chapter 06.
     """
     _check_filters(K)
-    shape = code_shape(tuple(image_shape), K.shape[-1], boundary)
+    image_shape = check_image_shape(image_shape)
+    shape = code_shape(image_shape, K.shape[-1], boundary)
     n = K.shape[0] * shape[0] * shape[1]
     if n * K.shape[1] * image_shape[0] * image_shape[1] > 5e7:
         raise ValueError(f"the matrix for images {tuple(image_shape)} is too large to build")
@@ -234,10 +261,12 @@ def conv_fista(
 
     Introduced in chapter 06.
     """
+    check_flags(restart=restart, momentum=momentum)
     _check_images(y, K)
     check_nonneg(lam, "lam")
     check_nonneg(tol, "tol")
     max_iter = check_count(max_iter, "max_iter")
+    check_callable(callback, "callback")
     image_shape = tuple(y.shape[-2:])
     shape = code_shape(image_shape, K.shape[-1], boundary)
     if L is None:
@@ -406,6 +435,7 @@ def conv_admm(
     check_nonneg(lam, "lam")
     check_nonneg(tol, "tol")
     max_iter = check_count(max_iter, "max_iter")
+    check_callable(callback, "callback")
     rho = check_positive(50 * lam + 1 if rho is None else rho, "rho")
     if not 0 < alpha < 2:
         raise ValueError(f"alpha must be in (0, 2) (over-relaxation), got {alpha}")
@@ -488,6 +518,7 @@ class ConvDictionaryResult:
 
 def normalize_filters(K: torch.Tensor) -> torch.Tensor:
     """Each filter ``K[i]`` divided by its Euclidean norm (over C, k, k)."""
+    _check_filters(K)
     return K / torch.linalg.vector_norm(K.flatten(1), dim=1).clamp_min(1e-12)[:, None, None, None]
 
 
@@ -523,9 +554,9 @@ def learn_conv_dictionary(
     maps the filters to a constraint set after every step (e.g. :func:`ring_average`), before
     the unit norm. Introduced in chapter 06.
     """
+    check_flags(recenter=recenter, progress=progress)
     check_tensor(y, "y", ndim=4)
-    if project is not None and not callable(project):
-        raise ValueError(f"project must be a function of the filters, got {project!r}")
+    check_callable(project, "project")
     n_filters = check_count(n_filters, "n_filters")
     k = check_count(kernel_size, "kernel_size")
     check_nonneg(lam, "lam")
@@ -543,7 +574,7 @@ def learn_conv_dictionary(
         z = res.z
         losses.append(float(res.objective_history[-1]))
         grad, L_K, v = _filter_gradient(y, z, K, boundary, v)
-        K = normalize_filters(K - lr * grad / max(L_K, 1e-12))
+        K = _filter_step(K, grad, L_K, lr)
         if recenter:
             K, z = _recenter(K, z)
         if project is not None:
@@ -628,9 +659,25 @@ def _filter_gradient(y, z, K, boundary, v, n_power=2):
     for _ in range(n_power):
         v = v / torch.linalg.vector_norm(v)
         w = At(A(v)) / len(y)
+        if not bool(torch.linalg.vector_norm(w) > 0):
+            # Every code is zero (λ ≥ λ_max): A = 0, and so are L_K and the gradient. Keep
+            # the unit vector v (0/0 would turn it, and then the filters, into NaN).
+            return grad, 0.0, v
         L_K = float((v * w).sum())
         v = w
     return grad, 1.05 * L_K, v
+
+
+def _filter_step(K: torch.Tensor, grad: torch.Tensor, L_K: float, lr: float) -> torch.Tensor:
+    """Chapter 06's step on the filters: K − lr ∇ / L_K, then unit-norm filters.
+
+    With L_K = 0 (all codes zero, so the gradient is zero too) the filters do not move.
+    """
+    if not math.isfinite(L_K) or L_K < 0:
+        raise FloatingPointError(f"the filters' Lipschitz constant is {L_K}: the codes diverged")
+    if L_K == 0:
+        return K
+    return normalize_filters(K - lr * grad / L_K)
 
 
 def _filter_ops(z, k, image_shape, boundary):
@@ -696,6 +743,7 @@ def filter_orientation(K: torch.Tensor, size: int = 32) -> tuple[torch.Tensor, t
     1 for a pure grating or edge. Chapter 06.
     """
     _check_filters(K)
+    size = check_count(size, "size", minimum=K.shape[-1])
     P = torch.fft.fft2(K.detach().double(), s=(size, size)).abs().pow(2).sum(1)
     w = torch.fft.fftfreq(size, dtype=torch.float64, device=K.device)
     wy, wx = torch.meshgrid(w, w, indexing="ij")
@@ -714,6 +762,7 @@ def peak_frequency(K: torch.Tensor, size: int = 32) -> torch.Tensor:
     4 pixels). Returns ``[n_filters]``.
     """
     _check_filters(K)
+    size = check_count(size, "size", minimum=K.shape[-1])
     P = torch.fft.fft2(K.detach().double(), s=(size, size)).abs().pow(2).sum(1).flatten(1)
     w = torch.fft.fftfreq(size, dtype=torch.float64, device=K.device)
     radius = torch.sqrt(w[:, None] ** 2 + w[None] ** 2).flatten()
@@ -790,5 +839,6 @@ def orientation_gap(angle: torch.Tensor) -> float:
         raise ValueError(f"angle must be a 1-D tensor of degrees, got {angle!r:.60}")
     if len(angle) == 0:
         return 180.0
+    check_tensor(angle, "angle", ndim=1)
     a = torch.sort(angle.detach().double() % 180).values
     return float(torch.diff(torch.cat([a, a[:1] + 180])).max())

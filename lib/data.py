@@ -33,7 +33,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lib._checks import check_count, check_positive, check_same, check_seed, check_tensor
+from lib._checks import (
+    check_count,
+    check_flags,
+    check_positive,
+    check_same,
+    check_seed,
+    check_tensor,
+)
+
+__all__ = [
+    "contrast_normalize",
+    "download",
+    "extract_patches",
+    "fetch_mnist_file",
+    "load_images",
+    "load_mnist",
+    "local_contrast_normalize",
+    "package_file",
+    "read_idx",
+    "sha256_hex",
+    "shifted_copies",
+    "whiten",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / "data" / "cache" / "mnist"
@@ -119,6 +141,7 @@ def download(url: str, path: str | Path, sha256: str, gunzip: bool = False) -> P
     ``ValueError`` naming the file and the expected and actual hashes. Network failures
     raise ``OSError`` (``urllib.error.URLError``). Returns `path`.
     """
+    check_flags(gunzip=gunzip)
     sha256 = _check_sha256(sha256)
     if not isinstance(url, str) or not url:
         raise ValueError(f"url must be a non-empty string, got {url!r}")
@@ -266,6 +289,7 @@ def load_mnist(
     verified against ``MNIST_SHA256``. Every split is shuffled by a fixed permutation and
     ``n`` keeps its first `n` digits. Rows are 28x28 images flattened row by row.
     """
+    check_flags(full=full)
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     if full:
@@ -313,6 +337,7 @@ def load_images(names: Sequence[str] | str | None = None, gray: bool = True) -> 
     ``skimage.color.rgb2gray``), else ``[3, H, W]`` (gray photographs repeated 3 times).
     Sizes differ between images. Loads from the installed packages; never downloads.
     """
+    check_flags(gray=gray)
     if names is None:
         names = list(NATURAL_IMAGES)
     elif isinstance(names, str):

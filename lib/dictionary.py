@@ -24,8 +24,21 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from lib._checks import check_count, check_nonneg, check_positive, check_seed, check_tensor
+from lib._checks import (
+    check_count,
+    check_flags,
+    check_nonneg,
+    check_positive,
+    check_seed,
+    check_tensor,
+)
 from lib.solvers import energy, fista_steps
+
+__all__ = [
+    "DictionaryResult",
+    "learn_dictionary",
+    "normalize_columns",
+]
 
 
 @dataclass
@@ -38,6 +51,7 @@ class DictionaryResult:
 
 def normalize_columns(W_d: torch.Tensor) -> torch.Tensor:
     """Each column (atom) of ``W_d [n_features, n_atoms]`` divided by its Euclidean norm."""
+    check_tensor(W_d, "W_d", ndim=2)
     return W_d / torch.linalg.vector_norm(W_d, dim=0, keepdim=True).clamp_min(1e-12)
 
 
@@ -84,7 +98,8 @@ def learn_dictionary(
     tqdm bar. Introduced in chapter 02; the online update, `positive` and `init` in
     chapter 05.
     """
-    check_tensor(y, "y", ndim=2)
+    check_flags(positive=positive, normalize=normalize, progress=progress)
+    y = check_tensor(y, "y", ndim=2).detach()  # data, not a parameter: no graph through it
     n_atoms = check_count(n_atoms, "n_atoms")
     check_nonneg(lam, "lam")
     n_epochs = check_count(n_epochs, "n_epochs")

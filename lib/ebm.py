@@ -29,6 +29,7 @@ from lib._checks import (
     check_count,
     check_nonneg,
     check_positive,
+    check_progress,
     check_same,
     check_tensor,
 )
@@ -46,7 +47,7 @@ __all__ = [
     "infer_noisy",
     "low_energy_fraction",
     "noise",
-    "reconstruction_error",
+    "reconstruction_cost",
     "train_l1",
     "train_noisy",
 ]
@@ -323,6 +324,7 @@ def _train(dec, y, K, loss_fn, epochs, lr, generator, init_std):
         loss.backward()
         opt.step()
         history.append(loss.detach())
+        check_progress(float(history[-1]), len(history), lr)
     dec.eval()
     return Z.detach(), torch.stack(history)
 
@@ -375,7 +377,7 @@ def train_noisy(
     return _train(dec, y, K, loss_fn, epochs, lr, generator, init_std)
 
 
-def reconstruction_error(dec: nn.Module, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def reconstruction_cost(dec: nn.Module, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """C(y, Dec(z)) = ‖y − Dec(z)‖² for y [batch, 2], z [batch, K] → [batch]."""
     _check_yz(dec, y, z)
     with torch.no_grad():

@@ -23,6 +23,13 @@ import torch
 
 from lib._checks import check_count, check_tensor
 
+__all__ = [
+    "fit_gabor",
+    "fit_gabors",
+    "gabor_image",
+    "window_energy",
+]
+
 N_PARAMS = 8
 PARAM_NAMES = ("A", "x0", "y0", "theta", "f", "phi", "sigma_x", "sigma_y")
 
@@ -70,7 +77,7 @@ def _gabor_jac(p: np.ndarray, size: int) -> np.ndarray:
     return np.stack([col.ravel() for col in cols], axis=1)
 
 
-def gabor(params: torch.Tensor | np.ndarray | list[float], size: int) -> torch.Tensor:
+def gabor_image(params: torch.Tensor | np.ndarray | list[float], size: int) -> torch.Tensor:
     """The Gabor function g(x, y) of the module docstring on a grid: ``[size, size]`` float64.
 
     ``params = (A, x₀, y₀, θ, f, φ, σ_x, σ_y)``; rows are y, columns are x.

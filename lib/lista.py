@@ -38,13 +38,25 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lib._checks import (
+    check_flags,
     check_nonneg,
     check_positive,
+    check_progress,
     check_same,
     check_seed,
     check_tensor,
 )
 from lib.solvers import SolverResult, energy, lipschitz
+
+__all__ = [
+    "code_error",
+    "deepen",
+    "LISTA",
+    "LISTAHistory",
+    "run_lista",
+    "soft_threshold",
+    "train_lista",
+]
 
 
 def _check_steps(n_steps: object, name: str = "n_steps") -> int:
@@ -88,6 +100,7 @@ class LISTA(nn.Module):
         L: float | None = None,
         project: bool = False,
     ) -> None:
+        check_flags(per_step_thresholds=per_step_thresholds, project=project)
         super().__init__()
         check_tensor(W_d, "W_d", ndim=2)
         lam = check_nonneg(lam, "lam")
@@ -115,11 +128,13 @@ class LISTA(nn.Module):
         """θ of step t (0-based); past the trained depth the last step's θ is reused."""
         return self.theta[min(t, len(self.theta) - 1)] if self.theta.dim() == 2 else self.theta
 
-    def _check_input(self, y: torch.Tensor) -> None:
-        check_tensor(y, "y", ndim=2)
-        check_same(("W_e", self.W_e.detach()), ("y", y))
+    def _check_input(self, y: torch.Tensor, name: str = "y") -> None:
+        check_tensor(y, name, ndim=2)
+        check_same(("W_e", self.W_e.detach()), (name, y))
         if y.shape[1] != self.n_features:
-            raise ValueError(f"y has {y.shape[1]} features, the encoder expects {self.n_features}")
+            raise ValueError(
+                f"{name} has {y.shape[1]} features, the encoder expects {self.n_features}"
+            )
 
     def steps(self, y: torch.Tensor, n_steps: int | None = None) -> list[torch.Tensor]:
         """The codes after every step: a list of `n_steps` (default K) tensors ``[batch, n_atoms]``.
@@ -170,8 +185,12 @@ def run_lista(
     ``objective_history [n_steps]`` is the batch-mean energy E(y, z(t)) = ½‖y − W_d z(t)‖² +
     λ‖z(t)‖₁ after every step; ``converged`` is False (a fixed number of steps, no test).
     """
+    if not isinstance(model, LISTA):
+        raise ValueError(f"model must be a lib.LISTA, got {type(model).__name__}")
+    model._check_input(y)
     check_tensor(W_d, "W_d", ndim=2)
     check_same(("y", y), ("W_d", W_d))
+    check_nonneg(lam, "lam")
     with torch.no_grad():
         zs = model.steps(y, n_steps)
         hist = torch.stack([energy(y, z, W_d, lam).mean() for z in zs])
@@ -180,6 +199,11 @@ def run_lista(
 
 def code_error(z: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
     """Relative code prediction error over a batch: ``Σ‖z − z*‖² / Σ‖z*‖²`` (a scalar)."""
+    check_tensor(z, "z")
+    check_tensor(z_star, "z_star")
+    if z.shape != z_star.shape:
+        raise ValueError(f"z {tuple(z.shape)} and z_star {tuple(z_star.shape)} must match")
+    check_same(("z_star", z_star), ("z", z))
     return (z - z_star).pow(2).sum() / z_star.pow(2).sum().clamp_min(1e-30)
 
 
@@ -193,7 +217,7 @@ class LISTAHistory:
 
 
 def _check_pair(model: LISTA, y: torch.Tensor, z: torch.Tensor, ny: str, nz: str) -> None:
-    model._check_input(y)
+    model._check_input(y, ny)
     check_tensor(z, nz, ndim=2)
     check_same((ny, y), (nz, z))
     if tuple(z.shape) != (y.shape[0], model.S.shape[0]):
@@ -226,6 +250,7 @@ def train_lista(
     to 0 along a half cosine over all the mini-batches (``"constant"``: no decay), which
     lowers the final loss for the same number of epochs. Returns a :class:`LISTAHistory`.
     """
+    check_flags(progress=progress)
     if not isinstance(model, LISTA):
         raise ValueError(f"model must be a LISTA, got {type(model).__name__}")
     _check_pair(model, y, z_star, "y", "z_star")
@@ -256,7 +281,7 @@ def train_lista(
             loss.backward()
             opt.step()
             done += 1
-            total += float(loss.detach()) * len(idx)
+            total += check_progress(float(loss.detach()), done, lr) * len(idx)
         history.train_loss.append(total / len(y))
         if y_val is not None:
             with torch.no_grad():

@@ -14,12 +14,30 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.text import Text
 
+from lib._checks import check_count, check_flags
+
 __all__ = ["Slider", "animate", "contour", "draw_graph", "show_images", "slider", "tile"]
+
+
+def _check_axes(ax: object) -> None:
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (plt.subplots()), got {type(ax).__name__}")
+
+
+def _as_tensor(x: object, name: str) -> torch.Tensor:
+    """A tensor, a NumPy array or nested lists of numbers, as a float tensor on the CPU."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().float()
+    try:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a tensor or an array of numbers, got {x!r:.60}") from None
 
 
 def _check_values(values: Sequence) -> list:
@@ -154,16 +172,20 @@ def contour(
 ):
     """Filled contours of F [n*n] over grid points [n*n, 2] (from `lib.ebm.grid`), with the
     data [n, 2] as dots. Returns the contour set (for a colorbar)."""
+    _check_axes(ax)
+    points, F = _as_tensor(points, "points"), _as_tensor(F, "F")
+    if points.dim() != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be [n², 2], got {tuple(points.shape)}")
     n = int(round(points.shape[0] ** 0.5))
-    if n * n != points.shape[0] or F.shape[0] != points.shape[0]:
+    if n * n != points.shape[0] or F.numel() != points.shape[0]:
         raise ValueError(f"points {tuple(points.shape)} and F {tuple(F.shape)} must be an n×n grid")
-    P = points.detach().cpu().reshape(n, n, 2)
-    Fg = F.detach().cpu().reshape(n, n)
+    P = points.reshape(n, n, 2)
+    Fg = F.reshape(n, n)
     if vmax is not None:
         Fg = Fg.clamp(max=vmax)
     cs = ax.contourf(P[..., 0], P[..., 1], Fg, levels=levels, cmap="viridis")
     if data is not None:
-        d = data.detach().cpu()
+        d = _as_tensor(data, "data")
         ax.plot(d[:, 0], d[:, 1], ".", color="white", ms=2, alpha=0.7)
     ax.set_aspect("equal")
     ax.set_xlabel("$y_1$")
@@ -198,6 +220,7 @@ def draw_graph(
     curvature `rad` (0 straight; ±0.3 bends it, e.g. for a feedback loop).
     The axes are turned off and their limits fit the nodes plus `margin`.
     """
+    _check_axes(ax)
     if not nodes:
         raise ValueError("nodes is empty: give at least one node")
     texts, points = {}, {}
@@ -273,7 +296,9 @@ def tile(
     padding and the unused cells are NaN (blank in ``imshow``). With `each`, every image is
     divided by its largest absolute value (for dictionary atoms, whose scale varies).
     """
-    images = images.detach().cpu().float()
+    check_flags(each=each)
+    images = _as_tensor(images, "images")
+    ncols, pad = check_count(ncols, "ncols"), check_count(pad, "pad", minimum=0)
     if images.dim() == 2:
         if shape is None:
             side = int(round(images.shape[1] ** 0.5))
@@ -285,12 +310,10 @@ def tile(
         raise ValueError(
             f"images must be a non-empty [n, h*w] or [n, h, w], got {tuple(images.shape)}"
         )
-    if int(ncols) < 1 or int(pad) < 0:
-        raise ValueError(f"ncols must be ≥ 1 and pad ≥ 0, got {ncols}, {pad}")
     if each:
         images = images / images.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     n, h, w = images.shape
-    ncols = min(int(ncols), n)
+    ncols = min(ncols, n)
     rows = -(-n // ncols)
     out = torch.full((rows * (h + pad) - pad, ncols * (w + pad) - pad), float("nan"))
     for i, img in enumerate(images):
@@ -312,6 +335,8 @@ def show_images(
 
     Extra keywords go to ``ax.imshow`` (default ``cmap="gray"``).
     """
+    check_flags(each=each)
+    _check_axes(ax)
     imshow_kw.setdefault("cmap", "gray")
     im = ax.imshow(tile(images, ncols, shape, each=each).numpy(), **imshow_kw)
     ax.set_axis_off()

@@ -36,8 +36,10 @@ from tqdm.auto import tqdm
 
 from lib._checks import (
     check_count,
+    check_flags,
     check_nonneg,
     check_positive,
+    check_progress,
     check_same,
     check_seed,
     check_tensor,
@@ -45,6 +47,7 @@ from lib._checks import (
 from lib.conv import (
     _fast_lipschitz,
     _filter_gradient,
+    _filter_step,
     _filters_fft,
     conv_adjoint,
     conv_decode,
@@ -192,6 +195,7 @@ class ConvPSD(nn.Module):
         (ISTA). Returns a :class:`lib.SolverResult` whose objective_history is the batch
         mean of E after every step; ``converged`` is False (a fixed number of steps).
         """
+        check_flags(momentum=momentum)
         lam, alpha = check_nonneg(lam, "lam"), check_nonneg(alpha, "alpha")
         n_iter = check_count(n_iter, "n_iter")
         e = self.encode(y)
@@ -283,6 +287,7 @@ def train_psd(
 
     The history is measured on each batch before its step. Returns a :class:`PSDHistory`.
     """
+    check_flags(progress=progress)
     if not isinstance(model, ConvPSD):
         raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
     model._check_input(y)
@@ -308,12 +313,11 @@ def train_psd(
                 with torch.no_grad():
                     rec = (yb - model.decode(z)).pow(2).sum((1, 2, 3))
                     loss = 0.5 * rec + lam * z.abs().sum((1, 2, 3)) + alpha * pred.detach()
-                    history.loss.append(loss.mean().item())
+                    history.loss.append(check_progress(loss.mean().item(), len(history.loss), lr))
                     history.recon.append((rec.sum() / yb.pow(2).sum().clamp_min(1e-30)).item())
                     history.code_error.append((pred.sum() / z.pow(2).sum().clamp_min(1e-30)).item())
                     history.sparsity.append((z == 0).float().mean().item())
-                    W_d = model.W_d - decoder_lr * grad / max(L_K, 1e-12)  # chapter 06's step
-                    model.W_d.copy_(normalize_filters(W_d))
+                    model.W_d.copy_(_filter_step(model.W_d, grad, L_K, decoder_lr))
                 bar.set_postfix(loss=f"{history.loss[-1]:.3g}", recon=f"{history.recon[-1]:.3f}")
                 bar.update()
     return history
@@ -443,6 +447,7 @@ def small_convnet(
     ``freeze=True`` they stay fixed (``requires_grad = False``), and the features
     ``net[:5](x)`` can be computed once and only ``net[5:]`` trained.
     """
+    check_flags(normalize=normalize, freeze=freeze)
     n, k = check_count(n_filters, "n_filters"), check_count(kernel_size, "kernel_size")
     C, size = check_count(in_channels, "in_channels"), check_count(image_size, "image_size")
     hidden, pool = check_count(hidden, "hidden", 0), check_count(pool, "pool")
@@ -506,6 +511,19 @@ def _check_labeled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> N
     check_same(("the model", next(model.parameters()).detach()), ("x", x))
     if labels.device != x.device:
         raise ValueError(f"labels are on {labels.device} but x is on {x.device}")
+    was_training = model.training
+    model.eval()  # one image through the model, for its number of classes; no state changes
+    with torch.no_grad():
+        out = model(x[:1])
+    model.train(was_training)
+    if out.dim() != 2:
+        raise ValueError(f"model must output [n, n_classes] scores, got shape {tuple(out.shape)}")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= out.shape[1]:
+        raise ValueError(
+            f"labels must lie in 0..{out.shape[1] - 1} (the model's {out.shape[1]} classes), "
+            f"got {low}..{high}"
+        )
 
 
 def train_classifier(
@@ -521,6 +539,7 @@ def train_classifier(
 ) -> list[float]:
     """Train `model` in place on ``x [n, C, H, W]``, ``labels [n]`` (int64) with Adam and
     the cross-entropy; seeded mini-batch order. Returns the mean loss of every epoch."""
+    check_flags(progress=progress)
     _check_labeled(model, x, labels)
     epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
     check_positive(lr, "lr")
@@ -538,7 +557,7 @@ def train_classifier(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            total += check_progress(loss.item(), len(losses), lr) * len(idx)
         losses.append(total / len(x))
     model.eval()
     return losses
@@ -550,6 +569,7 @@ def accuracy(
 ) -> float:
     """The fraction of ``x [n, C, H, W]`` that `model` classifies as ``labels [n]``."""
     _check_labeled(model, x, labels)
+    batch_size = check_count(batch_size, "batch_size")
     model.eval()
     hits = sum(
         int((model(xb).argmax(1) == lb).sum())

@@ -34,13 +34,25 @@ import torch
 from torch.nn.functional import softshrink
 
 from lib._checks import (
+    check_callable,
     check_count,
+    check_flags,
     check_nonneg,
     check_positive,
     check_same,
     check_seed,
     check_tensor,
 )
+
+__all__ = [
+    "energy",
+    "fista",
+    "fista_steps",
+    "ista",
+    "lipschitz",
+    "shrink",
+    "SolverResult",
+]
 
 
 @dataclass
@@ -130,6 +142,7 @@ def ista(
     z(t+1) = Shrinkage_{λ/L}(z(t) − (1/L) W_dᵀ(W_d z(t) − y)), with L = ‖W_d‖₂².
     The objective never increases. Arguments as in :func:`fista`. Introduced in chapter 03.
     """
+    check_flags(backtrack=backtrack, positive=positive)
     return _proximal_gradient(
         y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, False, False, positive
     )
@@ -180,6 +193,7 @@ def fista(
 
     Introduced in chapter 03.
     """
+    check_flags(backtrack=backtrack, restart=restart, positive=positive)
     return _proximal_gradient(
         y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, True, restart, positive
     )
@@ -202,6 +216,7 @@ def fista_steps(
     at least ‖W_d‖₂². Inputs are checked as in :func:`fista`; returns ``z [batch, n_atoms]``.
     Introduced in chapter 05.
     """
+    check_flags(positive=positive)
     _check_problem(y, W_d, lam)
     L = check_positive(L, "L")
     n_iter = check_count(n_iter, "n_iter")
@@ -260,6 +275,7 @@ def _proximal_gradient(
     _check_problem(y, W_d, lam)
     check_nonneg(tol, "tol")
     max_iter = check_count(max_iter, "max_iter")
+    check_callable(callback, "callback")
     L = lipschitz(W_d) if L is None else check_positive(L, "L")
     W = W_d.detach()
     G, b, yy = W.T @ W, y.detach() @ W, y.detach().pow(2).sum(1)

@@ -28,8 +28,10 @@ from tqdm.auto import tqdm
 
 from lib._checks import (
     check_count,
+    check_flags,
     check_nonneg,
     check_positive,
+    check_progress,
     check_same,
     check_seed,
     check_tensor,
@@ -108,6 +110,7 @@ class VAE(nn.Module):
         self, y: torch.Tensor, noise: bool = True, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(recon, mu, logvar)``; with ``noise=False`` the decoder gets z = mu."""
+        check_flags(noise=noise)
         mu, logvar = self.encode(y)
         z = self.reparameterize(mu, logvar, generator) if noise else mu
         return self.decode(z), mu, logvar
@@ -181,7 +184,13 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     if mu.shape != logvar.shape:
         raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must match")
     check_same(("mu", mu), ("logvar", logvar))
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
+    if not bool(torch.isfinite(kl).all()):
+        raise ValueError(
+            f"mu and logvar (up to {float(mu.abs().max()):.3g} and {float(logvar.max()):.3g}) "
+            f"give a KL divergence beyond the range of {logvar.dtype}"
+        )
+    return kl
 
 
 def loss(
@@ -193,12 +202,22 @@ def loss(
 ) -> torch.Tensor:
     """Summed BCE + β · KL over the batch (a scalar, in nats); β = 1 gives the negative ELBO."""
     beta = check_nonneg(beta, "beta")
-    rec = reconstruction_error(recon, y)
-    kl = kl_divergence(mu, logvar)
-    if kl.shape[0] != rec.shape[0]:
-        raise ValueError(f"mu has {kl.shape[0]} rows but y has {rec.shape[0]}")
+    _check_pair(recon, y)
+    kl_divergence(mu, logvar)  # checks mu and logvar, and that their KL is finite
+    if mu.shape[0] != y.shape[0]:
+        raise ValueError(f"mu has {mu.shape[0]} rows but y has {y.shape[0]}")
     check_same(("y", y), ("mu", mu))
-    return rec.sum() + beta * kl.sum()
+    rec, kl = _loss_terms(recon, y, mu, logvar)
+    return rec + beta * kl
+
+
+def _loss_terms(
+    recon: torch.Tensor, y: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed BCE, summed KL) over the batch, unchecked: what :func:`loss` returns (with
+    β) and what :func:`train_vae` minimizes at every step."""
+    rec = F.binary_cross_entropy(recon, y, reduction="sum")
+    return rec, 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum()
 
 
 def kl_warmup(steps: int, beta: float = 1.0) -> Callable[[int], float]:
@@ -250,6 +269,7 @@ def train_vae(
     The shuffle and the noise come from `seed`, so a seeded model gives the same result twice.
     `y` must be on the model's device and in its dtype. Returns a :class:`VAEHistory`.
     """
+    check_flags(noise=noise, progress=progress)
     _check_data(model, y)
     epochs = check_count(epochs, "epochs")
     batch_size = check_count(batch_size, "batch_size")
@@ -275,14 +295,15 @@ def train_vae(
             mu, logvar = model._encode(yb)
             z = model.reparameterize(mu, logvar, noise_gen) if noise else mu
             recon = model._decode(z)
-            rec = F.binary_cross_entropy(recon, yb, reduction="sum")
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum()
+            if not bool(torch.isfinite(recon).all()):  # the BCE would fail on it, unclearly
+                check_progress(math.nan, step, lr)
+            rec, kl = _loss_terms(recon, yb, mu, logvar)
             total = rec + b * kl
             opt.zero_grad()
             total.backward()
             opt.step()
             n = len(yb)
-            history.loss.append(total.item() / n)
+            history.loss.append(check_progress(total.item(), step + 1, lr) / n)
             history.recon.append(rec.item() / n)
             history.kl.append(kl.item() / n)
             history.beta.append(b)
@@ -304,6 +325,7 @@ def fit_vae(
 ) -> tuple[VAE, VAEHistory]:
     """A new `VAE` (weights seeded by `seed`, on y's device and dtype) trained by `train_vae`;
     ``conv=True`` makes it a `ConvVAE` with its default channels (`hidden` is then unused)."""
+    check_flags(conv=conv)
     torch.manual_seed(check_seed(seed))
     if conv:
         model = ConvVAE(latent)
@@ -322,6 +344,7 @@ def negative_elbo(
     pixels is used as their log-likelihood, as in the pytorch/examples VAE)."""
     _check_data(model, y)
     samples = check_count(samples, "samples")
+    batch_size = check_count(batch_size, "batch_size")
     gen = torch.Generator(device=y.device).manual_seed(check_seed(seed))
     total = 0.0
     for yb in y.split(batch_size):
@@ -339,6 +362,7 @@ def active_dims(model: VAE, y: torch.Tensor, threshold: float = 0.01) -> int:
     """The number of latent dimensions j whose mean code varies across the data:
     Var_y(z̄_j) > `threshold` (Burda et al. 2016). Inactive dimensions carry no information."""
     _check_data(model, y)
+    threshold = check_nonneg(threshold, "threshold")
     if len(y) < 2:
         raise ValueError("y needs at least 2 rows to measure a variance across the data")
     mu, _ = model.encode(y)

@@ -84,6 +84,34 @@ def test_every_export_resolves():
         assert callable(getattr(lib, name)), name
 
 
+@pytest.mark.parametrize("module", lib._MODULES)
+def test_all_is_the_one_list_of_a_modules_public_names(module):
+    """``__all__`` names exactly the public functions and classes a module defines, and each
+    is also ``lib.<name>``, the same object (lib/__init__.py reads the lists, never copies)."""
+    import ast
+    import importlib
+    import pathlib
+
+    mod = importlib.import_module(f"lib.{module}")
+    tree = ast.parse(pathlib.Path(mod.__file__).read_text("utf-8"))
+    defined = {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    }
+    assert set(mod.__all__) == defined, f"lib.{module}.__all__ differs from its public names"
+    for name in mod.__all__:
+        assert getattr(lib, name) is getattr(mod, name), name
+        assert lib._EXPORTS[name] == module
+
+
+def test_a_name_public_in_two_modules_is_refused(monkeypatch):
+    real = lib._public_names
+    monkeypatch.setattr(lib, "_public_names", lambda m: [*real(m), "fista"])
+    with pytest.raises(ImportError, match="'fista'"):
+        lib._exports()
+
+
 # --- counts and seeds: refused, never truncated ---------------------------------------------
 
 from lib._checks import check_count, check_seed  # noqa: E402

@@ -15,7 +15,7 @@ from lib.ebm import (
     infer_noisy,
     low_energy_fraction,
     noise,
-    reconstruction_error,
+    reconstruction_cost,
     train_l1,
     train_noisy,
 )
@@ -41,11 +41,11 @@ def test_energies_shapes_dtypes(dtype):
     y, z = torch.randn(4, 2, dtype=dtype), torch.randn(4, 3, dtype=dtype)
     e = energy_l1(dec, y, z, 0.5)
     assert e.shape == (4,) and e.dtype == dtype
-    assert torch.allclose(e, reconstruction_error(dec, y, z) + 0.5 * z.abs().sum(1))
+    assert torch.allclose(e, reconstruction_cost(dec, y, z) + 0.5 * z.abs().sum(1))
     eps = noise(5, 3, dtype=dtype)
     assert eps.shape == (5, 3) and eps.dtype == dtype
     en = energy_noisy(dec, y, z, 0.5, 0.0, eps)
-    assert torch.allclose(en, reconstruction_error(dec, y, z) + 0.5 * z.pow(2).sum(1))
+    assert torch.allclose(en, reconstruction_cost(dec, y, z) + 0.5 * z.pow(2).sum(1))
 
 
 def test_inference_lowers_energy():

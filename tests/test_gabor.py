@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from lib.gabor import fit_gabor, fit_gabors, gabor, window_energy
+from lib.gabor import fit_gabor, fit_gabors, gabor_image, window_energy
 
 P = [1.0, 7.3, 8.1, 0.7, 0.18, 0.5, 2.0, 3.0]  # A, x0, y0, theta, f, phi, sigma_x, sigma_y
 
 
 def test_gabor_shape_dtype_and_centre():
-    g = gabor(P, 16)
+    g = gabor_image(P, 16)
     assert g.shape == (16, 16) and g.dtype == torch.float64
-    flat = gabor([1.0, 5.0, 9.0, 0.0, 0.0, 0.0, 1.0, 1.0], 16)  # f = 0: a Gaussian blob
+    flat = gabor_image([1.0, 5.0, 9.0, 0.0, 0.0, 0.0, 1.0, 1.0], 16)  # f = 0: a Gaussian blob
     assert divmod(int(flat.argmax()), 16) == (9, 5)  # row y0, column x0
     assert float(flat.max()) == pytest.approx(1.0)
 
 
 def test_fit_exact_gabor_has_r2_one_and_its_parameters():
-    params, r2 = fit_gabor(gabor(P, 16))
+    params, r2 = fit_gabor(gabor_image(P, 16))
     assert r2 > 0.9999
     assert torch.allclose(params, torch.tensor(P, dtype=torch.float64), atol=1e-3)
 
@@ -28,7 +28,7 @@ def test_fit_exact_gabor_has_r2_one_and_its_parameters():
 def test_fit_recovers_parameters_under_noise_and_flat_float32_input():
     gen = torch.Generator().manual_seed(0)
     truth = [2.0, 6.0, 9.5, 2.4, 0.22, -1.0, 1.8, 2.6]
-    noisy = gabor(truth, 16) + 0.1 * torch.randn(16, 16, generator=gen, dtype=torch.float64)
+    noisy = gabor_image(truth, 16) + 0.1 * torch.randn(16, 16, generator=gen, dtype=torch.float64)
     params, r2 = fit_gabor(noisy.float().reshape(-1))
     assert 0.8 < r2 < 1.0
     A, x0, y0, theta, f, phi, sx, sy = params.tolist()
@@ -41,8 +41,8 @@ def test_fit_recovers_parameters_under_noise_and_flat_float32_input():
 
 def test_canonical_form_maps_equivalent_parameters_to_one():
     twin = [-1.0, 7.3, 8.1, 0.7 + math.pi, 0.18, math.pi - 0.5, 2.0, 3.0]  # −A, θ + π
-    assert torch.allclose(gabor(twin, 16), gabor(P, 16), atol=1e-12)
-    params, _ = fit_gabor(gabor(twin, 16))
+    assert torch.allclose(gabor_image(twin, 16), gabor_image(P, 16), atol=1e-12)
+    params, _ = fit_gabor(gabor_image(twin, 16))
     assert torch.allclose(params, torch.tensor(P, dtype=torch.float64), atol=1e-3)
     assert 0 <= params[3] < math.pi and -math.pi < params[5] <= math.pi
 
@@ -65,10 +65,10 @@ def test_window_energy_separates_local_from_global():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: gabor(P[:7], 16), "8 values"),
-        (lambda: gabor(P, 0), "size"),
-        (lambda: gabor([1, 0, 0, 0, 0.1, 0, -1.0, 1.0], 8), "sigma"),
-        (lambda: gabor(torch.tensor([float("nan")] * 8), 8), "NaN"),
+        (lambda: gabor_image(P[:7], 16), "8 values"),
+        (lambda: gabor_image(P, 0), "size"),
+        (lambda: gabor_image([1, 0, 0, 0, 0.1, 0, -1.0, 1.0], 8), "sigma"),
+        (lambda: gabor_image(torch.tensor([float("nan")] * 8), 8), "NaN"),
         (lambda: fit_gabor(torch.zeros(8, 8)), "constant"),
         (lambda: fit_gabor(torch.randn(8, 9)), "size"),
         (lambda: fit_gabor(torch.randn(15)), "square"),
