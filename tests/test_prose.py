@@ -157,3 +157,64 @@ def lesson_problems(nb: pathlib.Path) -> list[str]:
 def test_every_chapter_is_a_lesson(nb):
     problems = lesson_problems(nb)
     assert not problems, f"{nb.name}: " + "; ".join(problems)
+
+
+SOLUTION_PROMPTS = {
+    "en": (
+        "Show the computed solution to exercise {n}",
+        "Hide the computed solution to exercise {n}",
+    ),
+    "es": (
+        "Mostrar la solución calculada del ejercicio {n}",
+        "Ocultar la solución calculada del ejercicio {n}",
+    ),
+}
+SOLUTION_FIRST_LINE = {"en": "# Exercise {n}", "es": "# Ejercicio {n}"}
+
+
+def solution_cells_problems(nb: pathlib.Path) -> list[str]:
+    """The computed solutions: code cells hidden behind a prompt in the page's language, right
+    after the exercises (before the next heading), one per exercise in order, each ending its
+    answer with checks (``lib.check``), so that a solution states only what its run shows."""
+    lang = nb.name.split(".")[-2]
+    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+    heading = HEADINGS[lang]["exercises"]
+    start = next(
+        i for i, c in enumerate(cells) if re.search(rf"^{re.escape(heading)}$", source(c), re.M)
+    )
+    end = next(
+        (i for i in range(start + 1, len(cells)) if cells[i]["cell_type"] == "markdown"),
+        len(cells),
+    )
+    problems, numbers = [], []
+    for i, cell in enumerate(cells):
+        hidden = "hide-cell" in cell.get("metadata", {}).get("tags", [])
+        if not hidden:
+            continue
+        if not start < i < end or cell["cell_type"] != "code":
+            problems.append(f"cell {i} is hidden but is not a solution after {heading!r}")
+            continue
+        first = source(cell).splitlines()[0]
+        match = re.match(r"# (?:Exercise|Ejercicio) (\d+)\b", first)
+        if not match or not first.startswith(SOLUTION_FIRST_LINE[lang].format(n=match.group(1))):
+            problems.append(f"cell {i} does not open with {SOLUTION_FIRST_LINE[lang]!r}")
+            continue
+        n = int(match.group(1))
+        numbers.append(n)
+        show, hide = (p.format(n=n) for p in SOLUTION_PROMPTS[lang])
+        prompts = cell["metadata"].get("mystnb", {})
+        if prompts.get("code_prompt_show") != show or prompts.get("code_prompt_hide") != hide:
+            problems.append(f"cell {i}: prompts must be {show!r} / {hide!r}, got {prompts}")
+        if "lib.check(" not in source(cell):
+            problems.append(f"cell {i} (exercise {n}) checks nothing with lib.check(...)")
+    if not numbers:
+        problems.append("no computed solution follows the exercises")
+    if numbers != sorted(set(numbers)):
+        problems.append(f"solutions out of order or repeated: {numbers}")
+    return problems
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_computed_solutions_follow_the_exercises(nb):
+    problems = solution_cells_problems(nb)
+    assert not problems, f"{nb.name}: " + "; ".join(problems)
