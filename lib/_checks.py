@@ -128,3 +128,26 @@ def check_same(*named: tuple[str, torch.Tensor]) -> None:
             )
         if t.dtype != first.dtype:
             raise ValueError(f"{name} is {t.dtype} but {first_name} is {first.dtype}")
+
+
+ADAM_BETA1 = 0.9
+
+
+def adam(
+    params: list[torch.Tensor], lr: object, weight_decay: float = 0.0, name: str = "lr"
+) -> torch.optim.Adam:
+    """The Adam optimizer of every trainer of `lib`, after checking its rate `lr`.
+
+    Adam's first step moves each weight by about ``lr / (1 − β₁)`` (its bias correction),
+    so a rate whose first step is not a number of the weights' dtype is refused here instead
+    of failing inside torch; a rate that is merely too large trains, diverges and is caught
+    by :func:`check_progress`.
+    """
+    lr = check_positive(lr, name)
+    params = list(params)
+    if not params:
+        raise ValueError("the trainer has no weights to train")
+    top = min(torch.finfo(p.dtype).max for p in params) * (1 - ADAM_BETA1) / 2
+    if lr >= top:
+        raise ValueError(f"{name} must be below {top:.3g} for these weights' dtype, got {lr:g}")
+    return torch.optim.Adam(params, lr=lr, betas=(ADAM_BETA1, 0.999), weight_decay=weight_decay)

@@ -26,6 +26,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from lib._checks import (
+    adam,
     check_count,
     check_nonneg,
     check_positive,
@@ -316,7 +317,7 @@ def _train(dec, y, K, loss_fn, epochs, lr, generator, init_std):
     Z = init_std * torch.randn(y.shape[0], K, generator=generator, dtype=y.dtype)
     Z = Z.to(y.device).requires_grad_(True)
     dec.to(device=y.device, dtype=y.dtype).train()
-    opt = torch.optim.Adam([*dec.parameters(), Z], lr=lr)
+    opt = adam([*dec.parameters(), Z], lr)
     history = []
     for _ in range(epochs):
         opt.zero_grad()

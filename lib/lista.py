@@ -38,6 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lib._checks import (
+    adam,
     check_flags,
     check_nonneg,
     check_positive,
@@ -265,7 +266,7 @@ def train_lista(
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     g = torch.Generator().manual_seed(check_seed(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(list(model.parameters()), lr)
     n_updates, done = epochs * math.ceil(len(y) / batch_size), 0
     history = LISTAHistory()
     bar = tqdm(range(epochs), desc=f"LISTA K={model.n_steps}", disable=not progress)

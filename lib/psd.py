@@ -35,6 +35,7 @@ from torch.nn.functional import cross_entropy, softshrink
 from tqdm.auto import tqdm
 
 from lib._checks import (
+    adam,
     check_count,
     check_flags,
     check_nonneg,
@@ -296,7 +297,7 @@ def train_psd(
     n_iter, seed = check_count(n_iter, "n_iter"), check_count(seed, "seed", 0)
     lr, decoder_lr = check_positive(lr, "lr"), check_positive(decoder_lr, "decoder_lr")
     g = torch.Generator().manual_seed(check_seed(seed))
-    opt = torch.optim.Adam([model.W_e, model.b, model.gain.g], lr=lr)
+    opt = adam([model.W_e, model.b, model.gain.g], lr)
     v = torch.randn(model.W_d.shape, generator=g, dtype=torch.float64).to(y.device, y.dtype)
     history = PSDHistory()
     steps_per_epoch = math.ceil(len(y) / batch_size)
@@ -546,7 +547,7 @@ def train_classifier(
     check_nonneg(weight_decay, "weight_decay")
     g = torch.Generator().manual_seed(check_seed(seed))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = adam(params, lr, weight_decay)
     losses = []
     model.train()
     for _ in tqdm(range(epochs), desc="train_classifier", disable=not progress):

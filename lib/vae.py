@@ -27,6 +27,7 @@ from torch.nn import functional as F  # noqa: N812 (the usual name)
 from tqdm.auto import tqdm
 
 from lib._checks import (
+    adam,
     check_count,
     check_flags,
     check_nonneg,
@@ -281,7 +282,7 @@ def train_vae(
         schedule = lambda step: constant  # noqa: E731
     order_gen = torch.Generator().manual_seed(check_seed(seed))
     noise_gen = torch.Generator(device=y.device).manual_seed(check_seed(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(list(model.parameters()), lr)
     history = VAEHistory()
     model.train()
     steps = epochs * math.ceil(len(y) / batch_size)

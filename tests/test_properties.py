@@ -29,6 +29,8 @@ from hypothesis.extra.numpy import arrays
 import lib
 
 SETTINGS = settings(
+    derandomize=True,  # the same examples every run: a fuzz failure is reproducible, not luck
+    database=None,
     max_examples=int(os.environ.get("LIB_FUZZ_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -240,6 +242,7 @@ BAD = st.one_of(
             float("inf"),
             -1e30,
             1e30,
+            3.4028234663852886e37,  # Adam's first step lr / (1 − β₁) overflows float32
         ]
     ),
     st.floats(allow_nan=True, allow_infinity=True, width=32),
@@ -386,7 +389,7 @@ COUNTED = [
 
 
 @pytest.mark.parametrize(("name", "arg"), COUNTED, ids=[f"{n}-{a}" for n, a in COUNTED])
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
 @given(bad=NOT_COUNTS)
 def test_counts_are_refused_not_truncated(name, arg, bad, one_thread):
     fn, good = CALLS[name]
