@@ -23,8 +23,9 @@ import torch
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from threadpoolctl import threadpool_limits
 
-from lib.data import extract_patches, load_images, whiten
+from lib.data import load_images
 from lib.dictionary import learn_dictionary
+from lib.preprocessing import extract_patches, whiten
 from lib.solvers import energy, fista
 
 # small matrices in a Python loop: one thread is fastest, and on a shared machine a second

@@ -57,7 +57,8 @@ import torch
 from lib.data import CACHE_DIR, MNIST_FILES, load_mnist
 from lib.dictionary import normalize_columns
 from lib.lista import LISTA, code_error, train_lista
-from lib.solvers import fista, lipschitz
+from lib.operators import lipschitz
+from lib.solvers import fista
 
 THREADS = int(os.environ.get("OMP_NUM_THREADS", min(os.cpu_count() or 1, 2)))
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"

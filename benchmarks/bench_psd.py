@@ -9,7 +9,7 @@ at 32×32 and at 64×64. On them, the codes come from
 - (a') the encoder then `n` FISTA steps on the PSD energy (:meth:`ConvPSD.infer`);
 - (b) :func:`lib.conv_fista` on ½‖Y − Dec Z‖² + λ‖Z‖₁ with the same decoder filters, from
   Z = 0, run until its relative reconstruction error Σ‖Y − Dec Z‖²/Σ‖Y‖² reaches that of
-  (a) or (a'), then timed for exactly that many iterations (:func:`lib.psd.inference_speed`).
+  (a) or (a'), then timed for exactly that many iterations (:func:`lib.timing.inference_speed`).
 
 Also printed: the number of conv-FISTA iterations to reach the sparse-coding energy
 ½‖Y − Dec Z‖² + λ‖Z‖₁ of the encoder's codes, which are dense (tanh makes no zeros) and pay
@@ -26,8 +26,10 @@ import torch
 from torch.nn.functional import avg_pool2d
 
 from lib.conv import conv_energy, conv_fista
-from lib.data import extract_patches, load_images, local_contrast_normalize
-from lib.psd import ConvPSD, filter_similarity, inference_speed, train_psd
+from lib.data import load_images
+from lib.preprocessing import extract_patches, local_contrast_normalize
+from lib.psd import ConvPSD, filter_similarity, train_psd
+from lib.timing import inference_speed
 
 THREADS = int(os.environ.get("OMP_NUM_THREADS", min(os.cpu_count() or 1, 2)))
 NAMES = ["camera", "astronaut", "coffee", "china", "chelsea", "rocket"]

@@ -5,6 +5,20 @@ lecture's notation: ``y`` data, ``z`` codes, ``W_d`` decoder (dictionary), ``W_e
 ``S`` mutual inhibition, ``L`` Lipschitz constant, ``lam`` for λ. Shapes are batch-first:
 ``y [batch, n_features]``, ``W_d [n_features, n_atoms]``, ``z [batch, n_atoms]``.
 
+The modules, by role (``tests/test_layout.py`` holds the layers: imports only go down):
+
+- operators: :mod:`lib.operators`: the dictionary W_d and the convolution D as linear maps,
+  their adjoints and L = ‖D‖₂² (the one power iteration);
+- the loop: :mod:`lib.proximal`: the soft threshold and the one proximal-gradient loop (ISTA,
+  FISTA, restart, backtracking, positivity), run on a smooth part f each solver describes;
+- solvers: :mod:`lib.solvers` (patches: energy, ISTA, FISTA, chapter 03) and :mod:`lib.conv`
+  (images: conv FISTA and ADMM, chapter 06);
+- models and learners: :mod:`lib.dictionary`, :mod:`lib.conv_dictionary`, :mod:`lib.lista`,
+  :mod:`lib.ebm`, :mod:`lib.psd`, :mod:`lib.vae`, :mod:`lib.classifier`;
+- diagnostics: :mod:`lib.filters`, :mod:`lib.gabor`, :mod:`lib.timing`;
+- beside them: :mod:`lib.files`, :mod:`lib.data`, :mod:`lib.preprocessing`, :mod:`lib.plots`,
+  :mod:`lib.claims` (the computed checks of the prose) and the input checks (``lib._checks``).
+
 Importing ``lib`` does no work: no data is loaded, no device is touched, and the modules
 below are imported on first use of one of their names (``lib.fista`` loads ``lib.solvers``).
 
@@ -27,16 +41,24 @@ __version__ = "0.1.0"
 
 _MODULES = (
     "claims",
+    "operators",
+    "proximal",
     "solvers",
     "dictionary",
+    "files",
     "data",
+    "preprocessing",
     "plots",
     "ebm",
     "conv",
+    "conv_dictionary",
+    "filters",
     "gabor",
     "lista",
     "vae",
     "psd",
+    "classifier",
+    "timing",
 )
 
 

@@ -18,7 +18,7 @@ Every function follows the device and dtype of its inputs.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -34,10 +34,10 @@ from lib._checks import (
     check_same,
     check_tensor,
 )
-from lib.solvers import shrink
+from lib.proximal import Smooth, proximal_gradient
+from lib.solvers import SolverResult
 
 __all__ = [
-    "Inference",
     "Scale",
     "decoder",
     "ellipse_data",
@@ -52,21 +52,6 @@ __all__ = [
     "train_l1",
     "train_noisy",
 ]
-
-
-class Inference(NamedTuple):
-    """Result of every iterative solver of this module.
-
-    z: codes [batch, K]; energy: E(y, z) at the returned codes [batch] (the free energy F(y));
-    history: mean energy per iteration [iterations]; iterations: steps run; converged: whether
-    the relative change of the mean energy fell below `tol` before `steps` ran out.
-    """
-
-    z: torch.Tensor
-    energy: torch.Tensor
-    history: torch.Tensor
-    iterations: int
-    converged: bool
 
 
 def ellipse_data(
@@ -195,33 +180,46 @@ def _starts(y, K, starts, init_std, generator):
     return [z.to(y.device) for z in z0]
 
 
-def _descend(step, energy, z, steps, tol) -> Inference:
-    """Run z ← step(z) until the relative change of the mean energy is below tol."""
-    history, converged, prev = [], False, math.inf
-    for _ in range(check_count(steps, "steps")):
-        z = step(z)
-        with torch.no_grad():
-            e = energy(z)
-        history.append(e.mean())
-        cur = float(history[-1])
-        if abs(prev - cur) <= tol * max(abs(cur), 1e-12):
-            converged = True
-            break
-        prev = cur
-    return Inference(z.detach(), e.detach(), torch.stack(history), len(history), converged)
+class _Fit(Smooth):
+    """A smooth energy f(z) of chapter 01 (a neural decoder: ∇f by autograd), as
+    :func:`lib.proximal.proximal_gradient` sees it; the cache is z itself."""
+
+    def __init__(self, f: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.f = f
+
+    def cache(self, z):
+        return z
+
+    def value(self, z, cz):
+        return self.f(z)
+
+    def gradient(self, x, cx):
+        return _grad(self.f, x)
 
 
-def _best(runs: list[Inference]) -> Inference:
+def _descend(f, z, lam, lr, steps, tol) -> SolverResult:
+    """Proximal gradient with step `lr` on f(z) + λ‖z‖₁ until the mean energy changes by
+    less than `tol` (relative); the result carries the final energy of every row."""
+    steps = check_count(steps, "steps")
+    with torch.no_grad():
+        z, E, history, it, converged = proximal_gradient(
+            _Fit(f), z, lam, 1 / lr, max_iter=steps, tol=tol, momentum=False, restart=None,
+            stop="objective",
+        )  # fmt: skip
+    return SolverResult(z, history, it, converged, energy=E)
+
+
+def _best(runs: list[SolverResult]) -> SolverResult:
     """Keep, per row, the start with the lowest final energy."""
     best = runs[0]
     for r in runs[1:]:
         take = r.energy < best.energy
-        best = Inference(
+        best = SolverResult(
             torch.where(take.unsqueeze(1), r.z, best.z),
-            torch.where(take, r.energy, best.energy),
-            torch.minimum(best.history[: r.iterations], r.history[: best.iterations]),
-            max(best.iterations, r.iterations),
+            torch.minimum(best.objective_history[: r.n_iter], r.objective_history[: best.n_iter]),
+            max(best.n_iter, r.n_iter),
             best.converged and r.converged,
+            energy=torch.where(take, r.energy, best.energy),
         )
     return best
 
@@ -251,14 +249,14 @@ def infer_l1(
     tol: float = 1e-6,
     init_std: float = 1.0,
     generator: torch.Generator | None = None,
-) -> Inference:
+) -> SolverResult:
     """F(y) = min_z ‖y − Dec(z)‖² + λ‖z‖₁ by proximal gradient (ISTA with a fixed step):
 
         z ← shrink(z − lr ∇_z ‖y − Dec(z)‖², lr λ).
 
     Default lr: 0.5 / gain² of the decoder. One start from z = 0, the others from
     N(0, init_std²); each row keeps its best start.
-    y [batch, 2] → Inference with z [batch, K] and energy [batch].
+    y [batch, 2] → a :class:`lib.SolverResult` with z [batch, K] and energy [batch] (F(y)).
     """
     _check_yz(dec, y)
     lam, lr = check_nonneg(lam, "lam"), _step_size(dec, lr)
@@ -267,15 +265,9 @@ def infer_l1(
     def recon(z):
         return _recon(dec, y, z)
 
-    def step(z):
-        return shrink(z - lr * _grad(recon, z), lr * lam)
-
-    def energy(z):
-        return recon(z) + lam * z.abs().sum(dim=1)
-
     z0 = _starts(y, K, starts, init_std, generator)
     with parametrize.cached():  # the normalized weights are fixed during inference
-        return _best([_descend(step, energy, z, steps, tol) for z in z0])
+        return _best([_descend(recon, z, lam, lr, steps, tol) for z in z0])
 
 
 def infer_noisy(
@@ -290,10 +282,11 @@ def infer_noisy(
     tol: float = 1e-6,
     init_std: float = 1.0,
     generator: torch.Generator | None = None,
-) -> Inference:
+) -> SolverResult:
     """F(y) = min_z̄ mean_s ‖y − Dec(z̄ + σ eps_s)‖² + λ‖z̄‖² by gradient descent on z̄.
 
-    y [batch, 2], eps [n_noise, K] → Inference with z̄ [batch, K] and energy [batch].
+    y [batch, 2], eps [n_noise, K] → a :class:`lib.SolverResult` with z̄ [batch, K] and
+    energy [batch].
     """
     _check_yz(dec, y)
     lam, sigma = _check_noise(dec, y, eps, sigma, lam)
@@ -302,12 +295,9 @@ def infer_noisy(
     def energy(z):
         return _energy_noisy(dec, y, z, lam, sigma, eps)
 
-    def step(z):
-        return z - lr * _grad(energy, z)
-
     z0 = _starts(y, dec[0].in_features, starts, init_std, generator)
-    with parametrize.cached():
-        return _best([_descend(step, energy, z, steps, tol) for z in z0])
+    with parametrize.cached():  # gradient descent: the penalty λ‖z̄‖² is in the smooth part
+        return _best([_descend(energy, z, 0.0, lr, steps, tol) for z in z0])
 
 
 def _train(dec, y, K, loss_fn, epochs, lr, generator, init_std):

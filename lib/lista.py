@@ -47,7 +47,9 @@ from lib._checks import (
     check_seed,
     check_tensor,
 )
-from lib.solvers import SolverResult, energy, lipschitz
+from lib.operators import lipschitz
+from lib.proximal import _soft_threshold
+from lib.solvers import SolverResult, energy
 
 __all__ = [
     "code_error",
@@ -55,7 +57,6 @@ __all__ = [
     "LISTA",
     "LISTAHistory",
     "run_lista",
-    "soft_threshold",
     "train_lista",
 ]
 
@@ -64,14 +65,6 @@ def _check_steps(n_steps: object, name: str = "n_steps") -> int:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"{name} must be an int ≥ 1, got {n_steps!r}")
     return n_steps
-
-
-def soft_threshold(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """``sign(x) · max(|x| − θ, 0)`` with θ clamped at 0; differentiable in x and θ.
-
-    Unchecked on purpose: it runs K times per forward pass (see :func:`lib.shrink`).
-    """
-    return x.sign() * (x.abs() - theta.clamp_min(0)).clamp_min(0)
 
 
 class LISTA(nn.Module):
@@ -150,10 +143,10 @@ class LISTA(nn.Module):
             b = y @ (self.Q @ self.W_e)
         else:
             b = (y @ self.Q) @ self.W_e
-        z = soft_threshold(b, self._theta(0))  # step 1 from z(0) = 0
+        z = _soft_threshold(b, self._theta(0))  # step 1 from z(0) = 0
         out = [z]
         for t in range(1, n_steps):
-            z = soft_threshold(b + z @ self.S.T, self._theta(t))
+            z = _soft_threshold(b + z @ self.S.T, self._theta(t))
             out.append(z)
         return out
 

@@ -5,8 +5,8 @@ applications to object recognition"; Kavukcuoglu, Sermanet, Boureau, Gregor, Mat
 LeCun (2010), "Learning convolutional feature hierarchies for visual recognition".
 
 The decoder is the convolutional dictionary of chapter 06, ``Dec(Z) = Σᵢ Kᵢ ∗ Zᵢ``
-(:func:`lib.conv.conv_decode`, filters ``W_d [n_filters, C, k, k]``). The encoder predicts
-the code in one pass: a correlation with the filters ``W_e`` (:func:`lib.conv.conv_adjoint`,
+(:func:`lib.operators.conv_decode`, filters ``W_d [n_filters, C, k, k]``). The encoder predicts
+the code in one pass: a correlation with the filters ``W_e`` (:func:`lib.operators.conv_adjoint`,
 so that ``W_e = W_d / L`` would be the first ISTA step), a bias, a tanh and a diagonal gain
 layer, one learned gain gᵢ per feature map:
 
@@ -20,18 +20,16 @@ Training alternates: Z* = argmin_Z E by a few FISTA steps started from Enc(Y)
 (:meth:`ConvPSD.infer`), then one gradient step of E(Y, Z*) on W_d (then unit-norm filters)
 and on W_e, b, g. After training the encoder alone gives good codes: no iterations.
 Shapes are batch-first: ``Y [batch, C, H, W]``, ``Z [batch, n_filters, H', W']`` with
-``(H', W') = lib.conv.code_shape((H, W), k, boundary)``.
+``(H', W') = lib.operators.code_shape((H, W), k, boundary)``.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.nn.functional import cross_entropy, softshrink
 from tqdm.auto import tqdm
 
 from lib._checks import (
@@ -45,29 +43,27 @@ from lib._checks import (
     check_seed,
     check_tensor,
 )
-from lib.conv import (
-    _fast_lipschitz,
+from lib.conv import _ConvLeastSquares
+from lib.conv_dictionary import (
     _filter_gradient,
     _filter_step,
+    normalize_filters,
+)
+from lib.operators import (
+    _fast_lipschitz,
     _filters_fft,
     conv_adjoint,
     conv_decode,
-    conv_fista,
-    normalize_filters,
 )
+from lib.proximal import proximal_gradient
 from lib.solvers import SolverResult
 
 __all__ = [
     "ConvPSD",
     "Gain",
     "PSDHistory",
-    "accuracy",
-    "few_labels",
     "filter_similarity",
-    "inference_speed",
     "relative_error",
-    "small_convnet",
-    "train_classifier",
     "train_psd",
 ]
 
@@ -142,7 +138,7 @@ class ConvPSD(nn.Module):
         return self.gain(torch.tanh(u))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``Dec(Z) = Σᵢ W_d,ᵢ ∗ Zᵢ`` (:func:`lib.conv.conv_decode`): ``[batch, C, H, W]``."""
+        """``Dec(Z) = Σᵢ W_d,ᵢ ∗ Zᵢ`` (:func:`lib.operators.conv_decode`): ``[batch, C, H, W]``."""
         return conv_decode(z, self.W_d, self.boundary)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
@@ -211,31 +207,15 @@ class ConvPSD(nn.Module):
         def D(t):
             return conv_decode(t, W_d, self.boundary, K_hat)
 
+        def Dt(r):
+            return conv_adjoint(r, W_d, self.boundary, K_hat)
+
         z = e.clone() if z0 is None else z0.clone()
-        Dz = D(z)
-        x, Dx, s = z, Dz, torch.ones(len(y), 1, 1, 1, dtype=y.dtype, device=y.device)
-        history = []
-        for _ in range(n_iter):
-            grad = conv_adjoint(Dx - y, W_d, self.boundary, K_hat) + 2 * alpha * (x - e)
-            z_new = softshrink(x - grad / L, lam / L)
-            Dz_new = D(z_new)
-            E = (
-                0.5 * (y - Dz_new).pow(2).sum((1, 2, 3))
-                + lam * z_new.abs().sum((1, 2, 3))
-                + alpha * (z_new - e).pow(2).sum((1, 2, 3))
-            )
-            history.append(E.mean())
-            if momentum:
-                dz = z_new - z
-                s_new = (1 + torch.sqrt(1 + 4 * s * s)) / 2
-                beta = (s - 1) / s_new
-                reset = ((x - z_new) * dz).sum((1, 2, 3), keepdim=True) > 0
-                beta, s = beta.masked_fill(reset, 0.0), s_new.masked_fill(reset, 1.0)
-                x, Dx = z_new + beta * dz, Dz_new + beta * (Dz_new - Dz)
-            else:
-                x, Dx = z_new, Dz_new
-            z, Dz = z_new, Dz_new
-        return SolverResult(z, torch.stack(history), n_iter, False)
+        z, _, history, it, _ = proximal_gradient(
+            _ConvLeastSquares(D, Dt, y, alpha, e), z, lam, L, max_iter=n_iter, tol=0.0,
+            momentum=momentum, restart="gradient", stop=None,
+        )  # fmt: skip
+        return SolverResult(z, history, it, False)
 
 
 def relative_error(y: torch.Tensor, y_hat: torch.Tensor) -> float:
@@ -346,234 +326,3 @@ def filter_similarity(W_e: torch.Tensor, W_d: torch.Tensor) -> tuple[torch.Tenso
     cos = (a @ b.T).abs()
     off = ~torch.eye(len(a), dtype=torch.bool, device=a.device)
     return cos.diagonal().clone(), cos[off]
-
-
-def inference_speed(
-    model: ConvPSD,
-    y: torch.Tensor,
-    lam: float,
-    alpha: float = 1.0,
-    n_ista: int = 0,
-    max_iter: int = 500,
-    repeats: int = 3,
-) -> dict[str, float]:
-    """Time per image of the encoder against :func:`lib.conv_fista` at equal reconstruction.
-
-    The target is the relative error Σ‖Y − Dec Z‖²/Σ‖Y‖² of the encoder's codes (followed
-    by `n_ista` steps of :meth:`ConvPSD.infer` when n_ista > 0). conv FISTA on
-    ½‖Y − Dec Z‖² + λ‖Z‖₁ with the same decoder filters, from Z = 0, is run once to find the
-    first iteration that reaches the target, then timed for exactly that many iterations;
-    both are timed best of `repeats`, L precomputed. Returns ``target``, ``encoder_s``
-    (seconds per image), ``fista_iter`` (nan when not reached in `max_iter`), ``fista_s``
-    (per image; at `max_iter` when not reached) and ``speedup`` = fista_s / encoder_s.
-    """
-    if not isinstance(model, ConvPSD):
-        raise ValueError(f"model must be a lib.psd.ConvPSD, got {type(model).__name__}")
-    model._check_input(y)
-    n_ista = check_count(n_ista, "n_ista", 0)
-    max_iter, repeats = check_count(max_iter, "max_iter"), check_count(repeats, "repeats")
-    L_psd = model.lipschitz(tuple(y.shape[-2:])) + 2 * alpha
-    L = model.lipschitz(tuple(y.shape[-2:]))
-    W_d = model.W_d.detach()
-
-    @torch.no_grad()
-    def encoder() -> torch.Tensor:
-        if n_ista == 0:
-            return model.encode(y)
-        return model.infer(y, lam, alpha, n_ista, L=L_psd).z
-
-    def fista(n: int, callback=None) -> torch.Tensor:
-        res = conv_fista(
-            y, W_d, lam, boundary=model.boundary, tol=0.0, max_iter=n, L=L, callback=callback
-        )
-        return res.z
-
-    def best(fn) -> float:
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times) / len(y)
-
-    with torch.no_grad():
-        target = relative_error(y, model.decode(encoder()))
-        reached: list[int] = []
-
-        def stop(t: int, z: torch.Tensor) -> bool:
-            if relative_error(y, model.decode(z)) <= target:
-                reached.append(t)
-                return True
-            return False
-
-        fista(max_iter, stop)
-    n_fista = reached[0] if reached else max_iter
-    enc_s, fista_s = best(encoder), best(lambda: fista(n_fista))
-    return {
-        "target": target,
-        "encoder_s": enc_s,
-        "fista_iter": float(n_fista) if reached else float("nan"),
-        "fista_s": fista_s,
-        "speedup": fista_s / enc_s,
-    }
-
-
-# ------------------------------------------------------------ pretraining a classifier
-
-
-def small_convnet(
-    n_filters: int = 8,
-    kernel_size: int = 7,
-    in_channels: int = 1,
-    image_size: int = 28,
-    n_classes: int = 10,
-    hidden: int = 0,
-    pool: int = 4,
-    normalize: bool = True,
-    encoder: ConvPSD | None = None,
-    freeze: bool = False,
-    seed: int = 0,
-) -> nn.Sequential:
-    """A small convnet whose first layer has the shape of a PSD encoder.
-
-    ``net[:5]``: ``conv(in_channels → n_filters, k×k, same padding) → tanh → Gain →
-    norm → max-pool(pool)``, where norm (when `normalize`, else the identity) divides each
-    image's feature maps by their standard deviation after removing their mean (one number
-    per image, ``GroupNorm(1, n)`` without parameters: the contrast normalization of
-    Jarrett et al. 2009), so the scale of the first layer does not matter. Then, when
-    ``hidden > 0``, ``conv(n_filters → hidden, 3×3) → ReLU → max-pool(2)``; then a linear
-    layer to `n_classes`. Weights: PyTorch's default init after ``torch.manual_seed(seed)``.
-    With `encoder` (a trained :class:`ConvPSD`), the first conv copies W_e and b and the
-    gain layer copies g, so ``net[:3]`` computes Enc(Y) (up to the border); with
-    ``freeze=True`` they stay fixed (``requires_grad = False``), and the features
-    ``net[:5](x)`` can be computed once and only ``net[5:]`` trained.
-    """
-    check_flags(normalize=normalize, freeze=freeze)
-    n, k = check_count(n_filters, "n_filters"), check_count(kernel_size, "kernel_size")
-    C, size = check_count(in_channels, "in_channels"), check_count(image_size, "image_size")
-    hidden, pool = check_count(hidden, "hidden", 0), check_count(pool, "pool")
-    if k % 2 == 0:
-        raise ValueError(f"kernel_size must be odd for 'same' padding, got {k}")
-    size //= pool
-    if size < 1 or (hidden and size // 2 < 1):
-        raise ValueError(f"image_size={image_size} is too small for pool={pool}")
-    torch.manual_seed(check_seed(seed))
-    layers: list[nn.Module] = [nn.Conv2d(C, n, k, padding=k // 2), nn.Tanh(), Gain(n)]
-    layers.append(nn.GroupNorm(1, n, affine=False) if normalize else nn.Identity())
-    layers.append(nn.MaxPool2d(pool))
-    width = n * size * size
-    if hidden:
-        layers += [nn.Conv2d(n, hidden, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-        width = hidden * (size // 2) ** 2
-    net = nn.Sequential(
-        *layers, nn.Flatten(), nn.Linear(width, check_count(n_classes, "n_classes"))
-    )
-    if encoder is not None:
-        if not isinstance(encoder, ConvPSD):
-            raise ValueError(f"encoder must be a lib.psd.ConvPSD, got {type(encoder).__name__}")
-        if tuple(encoder.W_e.shape) != tuple(net[0].weight.shape):
-            raise ValueError(
-                f"the encoder's filters {tuple(encoder.W_e.shape)} do not fit the first layer "
-                f"{tuple(net[0].weight.shape)}"
-            )
-        net = net.to(encoder.W_e.dtype)
-        with torch.no_grad():
-            net[0].weight.copy_(encoder.W_e.cpu())
-            net[0].bias.copy_(encoder.b.cpu())
-            net[2].g.copy_(encoder.gain.g.cpu())
-        for p in (net[0].weight, net[0].bias, net[2].g):
-            p.requires_grad_(not freeze)
-    return net
-
-
-def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Tensor:
-    """Indices of `per_class` examples of every class in ``labels [n]``, drawn with `seed`."""
-    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.numel() == 0:
-        raise ValueError("labels must be a non-empty 1-D tensor of class indices")
-    per_class = check_count(per_class, "per_class")
-    g = torch.Generator().manual_seed(check_seed(seed))
-    out = []
-    for c in labels.unique(sorted=True).tolist():
-        idx = (labels == c).nonzero().squeeze(1).cpu()
-        if len(idx) < per_class:
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than per_class={per_class}")
-        out.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-    return torch.cat(out)
-
-
-def _check_labeled(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> None:
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_tensor(x, "x", ndim=4)
-    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.dim() != 1:
-        raise ValueError("labels must be a 1-D int64 tensor")
-    if len(labels) != len(x):
-        raise ValueError(f"x has {len(x)} images but labels has {len(labels)}")
-    check_same(("the model", next(model.parameters()).detach()), ("x", x))
-    if labels.device != x.device:
-        raise ValueError(f"labels are on {labels.device} but x is on {x.device}")
-    was_training = model.training
-    model.eval()  # one image through the model, for its number of classes; no state changes
-    with torch.no_grad():
-        out = model(x[:1])
-    model.train(was_training)
-    if out.dim() != 2:
-        raise ValueError(f"model must output [n, n_classes] scores, got shape {tuple(out.shape)}")
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or high >= out.shape[1]:
-        raise ValueError(
-            f"labels must lie in 0..{out.shape[1] - 1} (the model's {out.shape[1]} classes), "
-            f"got {low}..{high}"
-        )
-
-
-def train_classifier(
-    model: nn.Module,
-    x: torch.Tensor,
-    labels: torch.Tensor,
-    epochs: int = 30,
-    batch_size: int = 32,
-    lr: float = 1e-2,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    progress: bool = True,
-) -> list[float]:
-    """Train `model` in place on ``x [n, C, H, W]``, ``labels [n]`` (int64) with Adam and
-    the cross-entropy; seeded mini-batch order. Returns the mean loss of every epoch."""
-    check_flags(progress=progress)
-    _check_labeled(model, x, labels)
-    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
-    check_positive(lr, "lr")
-    check_nonneg(weight_decay, "weight_decay")
-    g = torch.Generator().manual_seed(check_seed(seed))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = adam(params, lr, weight_decay)
-    losses = []
-    model.train()
-    for _ in tqdm(range(epochs), desc="train_classifier", disable=not progress):
-        total = 0.0
-        for idx in torch.randperm(len(x), generator=g).split(batch_size):
-            idx = idx.to(x.device)
-            loss = cross_entropy(model(x[idx]), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += check_progress(loss.item(), len(losses), lr) * len(idx)
-        losses.append(total / len(x))
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def accuracy(
-    model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000
-) -> float:
-    """The fraction of ``x [n, C, H, W]`` that `model` classifies as ``labels [n]``."""
-    _check_labeled(model, x, labels)
-    batch_size = check_count(batch_size, "batch_size")
-    model.eval()
-    hits = sum(
-        int((model(xb).argmax(1) == lb).sum())
-        for xb, lb in zip(x.split(batch_size), labels.split(batch_size), strict=True)
-    )
-    return hits / len(x)

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.nn.functional import softshrink
 
 from lib._checks import (
     check_callable,
@@ -40,17 +39,16 @@ from lib._checks import (
     check_nonneg,
     check_positive,
     check_same,
-    check_seed,
     check_tensor,
 )
+from lib.operators import lipschitz
+from lib.proximal import Smooth, proximal_gradient
 
 __all__ = [
     "energy",
     "fista",
     "fista_steps",
     "ista",
-    "lipschitz",
-    "shrink",
     "SolverResult",
 ]
 
@@ -63,54 +61,15 @@ class SolverResult:
     objective_history: ``[n_iter]``, the energy averaged over the batch after each iteration.
     n_iter: the number of iterations (or unrolled layers) run.
     converged: True when every sample met the stopping tolerance before the iteration cap.
+    energy: ``[batch]``, the energy of every sample at the returned codes, when the solver
+    reports it (chapter 01's inference: the free energy F(y)), else None.
     """
 
     z: torch.Tensor
     objective_history: torch.Tensor
     n_iter: int
     converged: bool
-
-
-def shrink(x: torch.Tensor, theta: float | torch.Tensor) -> torch.Tensor:
-    """Soft threshold, the proximal operator of θ|·|: ``sign(x) · max(|x| − θ, 0)``.
-
-    `theta` ≥ 0 is a number or a tensor broadcast against `x` (e.g. ``[n_atoms]``, one
-    threshold per atom, as LISTA learns them). Introduced in chapter 03.
-    """
-    check_tensor(x, "x")
-    if isinstance(theta, torch.Tensor):
-        check_tensor(theta, "theta")
-        check_same(("x", x), ("theta", theta))
-        if bool((theta < 0).any()):
-            raise ValueError("theta must be ≥ 0 everywhere")
-        return x.sign() * (x.abs() - theta).clamp_min(0)  # differentiable in theta too
-    return softshrink(x, check_nonneg(theta, "theta"))
-
-
-def lipschitz(W_d: torch.Tensor, n_iter: int = 1000, tol: float = 1e-10, seed: int = 0) -> float:
-    """L = ‖W_d‖₂² = λ_max(W_dᵀ W_d), by power iteration on W_d's own device and dtype.
-
-    The start vector is drawn from a generator seeded with `seed`; the iteration stops when
-    the Rayleigh quotient changes by less than `tol` (relative) or after `n_iter` steps.
-    No gradient flows through it. Introduced in chapter 03.
-    """
-    check_tensor(W_d, "W_d", ndim=2)
-    n_iter = check_count(n_iter, "n_iter")
-    tol = check_nonneg(tol, "tol")
-    g = torch.Generator().manual_seed(check_seed(seed))
-    v = torch.randn(W_d.shape[1], generator=g, dtype=torch.float64).to(W_d.device, W_d.dtype)
-    W = W_d.detach()
-    L = 0.0
-    with torch.no_grad():
-        for _ in range(n_iter):
-            v = v / torch.linalg.vector_norm(v)
-            w = W.T @ (W @ v)
-            L_new = float(v @ w)
-            v = w
-            if abs(L_new - L) <= tol * L_new:
-                return L_new
-            L = L_new
-    return L
+    energy: torch.Tensor | None = None
 
 
 def energy(y: torch.Tensor, z: torch.Tensor, W_d: torch.Tensor, lam: float) -> torch.Tensor:
@@ -143,8 +102,8 @@ def ista(
     The objective never increases. Arguments as in :func:`fista`. Introduced in chapter 03.
     """
     check_flags(backtrack=backtrack, positive=positive)
-    return _proximal_gradient(
-        y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, False, False, positive
+    return _dense_loop(
+        y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, False, None, positive
     )
 
 
@@ -194,7 +153,8 @@ def fista(
     Introduced in chapter 03.
     """
     check_flags(backtrack=backtrack, restart=restart, positive=positive)
-    return _proximal_gradient(
+    restart = "gradient" if restart else None
+    return _dense_loop(
         y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, True, restart, positive
     )
 
@@ -220,19 +180,14 @@ def fista_steps(
     _check_problem(y, W_d, lam)
     L = check_positive(L, "L")
     n_iter = check_count(n_iter, "n_iter")
-    W = W_d.detach()
-    G, b = W.T @ W, y.detach() @ W
     if z0 is None:
-        z = torch.zeros_like(b)
+        z = torch.zeros(len(y), W_d.shape[1], dtype=y.dtype, device=y.device)
     else:
         _check_codes(z0, y, W_d, "z0")
         z = z0.detach().clamp_min(0) if positive else z0.detach()
-    x, s = z, 1.0
-    for _ in range(n_iter):
-        z_new = _shrink_rows(x, x @ G, b, L, lam, positive)
-        s_new = (1 + (1 + 4 * s * s) ** 0.5) / 2
-        x, z, s = z_new + ((s - 1) / s_new) * (z_new - z), z_new, s_new
-    return z
+    f = _LeastSquares.of(W_d, y)
+    opts = dict(max_iter=n_iter, tol=0.0, momentum=True, restart=None, stop=None)
+    return proximal_gradient(f, z, lam, L, positive=positive, **opts)[0]
 
 
 def _check_problem(y: torch.Tensor, W_d: torch.Tensor, lam: float) -> None:
@@ -257,91 +212,61 @@ def _check_codes(z: torch.Tensor, y: torch.Tensor, W_d: torch.Tensor, name: str)
         )
 
 
-def _energy_and_gap(z, zG, b, yy, lam, positive=False):
-    """Per-sample energy and duality gap from z, zG = z W_dᵀW_d, b = y W_d, yy = ‖y‖²."""
-    zb, zGz = (z * b).sum(1), (z * zG).sum(1)
-    E = 0.5 * yy - zb + 0.5 * zGz + lam * z.abs().sum(1)
-    r2 = (yy - 2 * zb + zGz).clamp_min(0)  # ‖y − W_d z‖²
-    corr = (b - zG) if positive else (b - zG).abs()  # W_dᵀ(y − W_d z): dual feasibility
-    s = (lam / corr.amax(1).clamp_min(1e-30)).clamp(max=1.0)
-    dual = s * (yy - zb) - 0.5 * s * s * r2  # yᵀν − ½‖ν‖², ν = s (y − W_d z)
-    return E, E - dual
+class _LeastSquares(Smooth):
+    """f(z) = ½‖y − W_d z‖², cached in code space: c(z) = z W_dᵀW_d, from G = W_dᵀW_d,
+    b = y W_d and ‖y‖² (one iteration costs batch·n_atoms², whatever n_features)."""
+
+    def __init__(self, G: torch.Tensor, b: torch.Tensor, yy: torch.Tensor) -> None:
+        self.G, self.b, self.yy = G, b, yy
+
+    @classmethod
+    def of(cls, W_d: torch.Tensor, y: torch.Tensor) -> _LeastSquares:
+        W, y = W_d.detach(), y.detach()
+        return cls(W.T @ W, y @ W, y.pow(2).sum(1))
+
+    def cache(self, z):
+        return z @ self.G
+
+    def value(self, z, cz):
+        return 0.5 * self.yy - (z * self.b).sum(1) + 0.5 * (z * cz).sum(1)
+
+    def gradient(self, x, cx):
+        return cx - self.b
+
+    def curvature(self, d, cd):
+        return (d * cd).sum(1)
+
+    def gap(self, z, cz, lam, E, positive):
+        """E minus the dual objective at ν = (y − W_d z)·min(1, λ/‖W_dᵀ(y − W_d z)‖∞)."""
+        zb, zGz = (z * self.b).sum(1), (z * cz).sum(1)
+        r2 = (self.yy - 2 * zb + zGz).clamp_min(0)  # ‖y − W_d z‖²
+        corr = (self.b - cz) if positive else (self.b - cz).abs()  # W_dᵀ(y − W_d z)
+        s = (lam / corr.amax(1).clamp_min(1e-30)).clamp(max=1.0)
+        return E - (s * (self.yy - zb) - 0.5 * s * s * r2)  # dual: yᵀν − ½‖ν‖²
+
+    def take(self, keep):
+        return _LeastSquares(self.G, self.b[keep], self.yy[keep])
 
 
-def _proximal_gradient(
+def _dense_loop(
     y, W_d, lam, z0, tol, max_iter, L, backtrack, callback, momentum, restart, positive
 ):
-    """The one implementation behind ista (momentum=False) and fista (momentum=True)."""
+    """ista (no momentum) and fista on :class:`_LeastSquares`."""
     _check_problem(y, W_d, lam)
     check_nonneg(tol, "tol")
     max_iter = check_count(max_iter, "max_iter")
     check_callable(callback, "callback")
     L = lipschitz(W_d) if L is None else check_positive(L, "L")
-    W = W_d.detach()
-    G, b, yy = W.T @ W, y.detach() @ W, y.detach().pow(2).sum(1)
     if z0 is None:
-        z, zG = torch.zeros_like(b), torch.zeros_like(b)
+        z = torch.zeros(len(y), W_d.shape[1], dtype=y.dtype, device=y.device)
     else:
         _check_codes(z0, y, W_d, "z0")
         if positive and bool((z0 < 0).any()):
             raise ValueError("z0 has negative entries but positive=True asks for z ≥ 0")
         z = z0.detach().clone()
-        zG = z @ G
-    z_out, E_all = z.clone(), _energy_and_gap(z, zG, b, yy, lam, positive)[0]
-    idx = torch.arange(len(b), device=b.device)  # rows still iterating
-    x, xG = z, zG
-    s = torch.ones_like(b[:, :1])
-    Lr = torch.full_like(s, L / 8 if backtrack else L)  # per-sample step 1/Lr
-    history = []
-    converged = False
-    for it in range(1, max_iter + 1):
-        z_new = _shrink_rows(x, xG, b, Lr, lam, positive)
-        zG_new = z_new @ G
-        if backtrack:  # sufficient decrease ½‖W_d d‖² ≤ (Lr/2)‖d‖², d = z_new − x
-            d = z_new - x
-            dGd, dd = (d * (zG_new - xG)).sum(1, keepdim=True), (d * d).sum(1, keepdim=True)
-            bad = dGd > Lr * dd
-            Lr = torch.where(bad, torch.maximum(2 * Lr, dGd / dd.clamp_min(1e-30)), 0.9 * Lr)
-            Lr = Lr.clamp(1e-6 * L, L)  # the floor keeps Lr out of subnormal numbers
-            z_new, zG_new = torch.where(bad, z, z_new), torch.where(bad, zG, zG_new)
-        E, gap = _energy_and_gap(z_new, zG_new, b, yy, lam, positive)
-        if lam > 0:
-            done = gap <= tol * E
-        else:
-            step = torch.linalg.vector_norm(z_new - z, dim=1)
-            done = step <= tol * torch.linalg.vector_norm(z_new, dim=1)
-        if backtrack:
-            done = done & ~bad[:, 0]
-        if momentum:
-            s_new = (1 + torch.sqrt(1 + 4 * s * s)) / 2
-            beta = (s - 1) / s_new
-            if restart:
-                reset = ((x - z_new) * (z_new - z)).sum(1, keepdim=True) > 0
-                beta, s_new = beta.masked_fill(reset, 0.0), s_new.masked_fill(reset, 1.0)
-            if backtrack:
-                beta, s_new = beta.masked_fill(bad, 0.0), torch.where(bad, s, s_new)
-            x, xG = z_new + beta * (z_new - z), zG_new + beta * (zG_new - zG)
-            s = s_new
-        else:
-            x, xG = z_new, zG_new
-        z, zG = z_new, zG_new
-        z_out[idx], E_all[idx] = z, E
-        history.append(E_all.mean())
-        stop = callback is not None and bool(callback(it, z_out))
-        if bool(done.all()):
-            converged = True
-            break
-        if stop:
-            break
-        if bool(done.any()):  # freeze the rows that are done, iterate on the others
-            keep = ~done
-            idx, z, zG, x, xG, s, Lr, b, yy = (t[keep] for t in (idx, z, zG, x, xG, s, Lr, b, yy))
-    return SolverResult(z_out, torch.stack(history), it, converged)
-
-
-def _shrink_rows(x, xG, b, Lr, lam, positive=False):
-    """Shrinkage_{λ/Lr}(x − (1/Lr)(x W_dᵀW_d − y W_d)) with one step size per row."""
-    u = x - (xG - b) / Lr
-    if positive:  # the proximal operator of λ‖z‖₁ + (z ≥ 0)
-        return (u - lam / Lr).clamp_min(0)
-    return u - u.clamp(-lam / Lr, lam / Lr)
+    z, _, history, it, converged = proximal_gradient(
+        _LeastSquares.of(W_d, y), z, lam, L, max_iter=max_iter, tol=tol, momentum=momentum,
+        restart=restart, stop="gap", backtrack=backtrack, positive=positive,
+        callback=callback,
+    )  # fmt: skip
+    return SolverResult(z, history, it, converged)

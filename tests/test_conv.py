@@ -5,26 +5,28 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib.conv import (
-    _centroid,
-    _circular_ops,
+from lib.conv import conv_admm, conv_energy, conv_fista
+from lib.conv_dictionary import (
     _filter_gradient,
-    code_shape,
-    conv_adjoint,
-    conv_admm,
-    conv_decode,
-    conv_energy,
-    conv_fista,
-    conv_lipschitz,
-    conv_matrix,
-    filter_orientation,
     learn_conv_dictionary,
     normalize_filters,
+)
+from lib.filters import (
+    filter_orientation,
     orientation_gap,
     peak_frequency,
     radial_symmetry,
     ring_average,
     shift_similarity,
+)
+from lib.operators import (
+    _centroid,
+    _circular_ops,
+    code_shape,
+    conv_adjoint,
+    conv_decode,
+    conv_lipschitz,
+    conv_matrix,
 )
 from lib.solvers import SolverResult, fista
 

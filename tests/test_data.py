@@ -25,6 +25,8 @@ import pytest
 import torch
 
 import lib.data as data
+import lib.files as files
+import lib.preprocessing as preprocessing
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -37,7 +39,7 @@ T10K = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 def write_idx(path: pathlib.Path, array: np.ndarray, gz: bool = False) -> pathlib.Path:
     """Write `array` as an IDX file (the inverse of read_idx), gzipped if `gz`."""
     big = array.astype(array.dtype.newbyteorder(">"))
-    code = next(k for k, v in data._IDX_DTYPES.items() if np.dtype(v) == big.dtype)
+    code = next(k for k, v in files._IDX_DTYPES.items() if np.dtype(v) == big.dtype)
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     raw = header + big.tobytes()
     path.write_bytes(gzip.compress(raw, 1, mtime=0) if gz else raw)
@@ -126,10 +128,10 @@ def test_download_verifies_and_read_idx_parses(mnist_source, tmp_path):
     folder, sums, count = mnist_source
     with serve(folder) as url:
         paths = [
-            data.download(f"{url}{name}.gz", tmp_path / name, sums[name], gunzip=True)
+            files.download(f"{url}{name}.gz", tmp_path / name, sums[name], gunzip=True)
             for name in T10K
         ]
-    images, labels = (data.read_idx(p) for p in paths)
+    images, labels = (files.read_idx(p) for p in paths)
     assert images.dtype == torch.uint8 and images.shape == (count, 28, 28)
     assert labels.dtype == torch.uint8 and labels.shape == (count,)
     assert set(labels.tolist()) == set(range(10))
@@ -179,7 +181,7 @@ def test_download_refuses_a_checksum_mismatch(mnist_source, corrupted, tmp_path)
     expected = mnist_source[1][T10K[0]]
     target = tmp_path / T10K[0]
     with serve(folder) as url, pytest.raises(ValueError) as info:
-        data.download(f"{url}{T10K[0]}.gz", target, expected, gunzip=True)
+        files.download(f"{url}{T10K[0]}.gz", target, expected, gunzip=True)
     message = str(info.value)
     assert T10K[0] in message and expected in message and actual in message
     assert not target.exists() and list(tmp_path.glob("*.part")) == []
@@ -194,7 +196,7 @@ def test_download_refuses_a_file_with_flipped_bytes(mnist_source, tmp_path):
     (folder / f"{T10K[0]}.gz").write_bytes(bytes(raw))
     target = tmp_path / "out" / T10K[0]
     with serve(folder) as url, pytest.raises(ValueError, match=T10K[0]):
-        data.download(f"{url}{T10K[0]}.gz", target, mnist_source[1][T10K[0]], gunzip=True)
+        files.download(f"{url}{T10K[0]}.gz", target, mnist_source[1][T10K[0]], gunzip=True)
     assert not target.exists()
 
 
@@ -219,7 +221,7 @@ def test_mirrors_are_tried_in_order(source_checksums, monkeypatch, tmp_path):
     with serve(source_checksums[0]) as url:
         monkeypatch.setattr(data, "MNIST_MIRRORS", (dead, url))
         path = data.fetch_mnist_file(T10K[1], cache_dir=tmp_path)
-    assert data.read_idx(path).shape == (source_checksums[2],)
+    assert files.read_idx(path).shape == (source_checksums[2],)
 
 
 @pytest.mark.parametrize(
@@ -233,7 +235,7 @@ def test_mirrors_are_tried_in_order(source_checksums, monkeypatch, tmp_path):
 def test_download_rejects_bad_arguments(kwargs, message, tmp_path):
     args = {"url": closed_port_url() + "x.gz", "path": tmp_path / "x", "sha256": "0" * 64}
     with pytest.raises(ValueError, match=message):
-        data.download(**{**args, **kwargs})
+        files.download(**{**args, **kwargs})
 
 
 def test_a_folder_of_official_gz_files_is_a_cache(source_checksums, corrupted, tmp_path):
@@ -257,7 +259,7 @@ def test_fetch_mnist_file_rejects_unknown_name(tmp_path):
 @pytest.mark.parametrize("gz", [False, True])
 def test_read_idx_round_trips_every_type(dtype, gz, tmp_path):
     array = (np.arange(2 * 3 * 5).reshape(2, 3, 5) - 7).astype(dtype)
-    tensor = data.read_idx(write_idx(tmp_path / "a.idx", array, gz=gz))
+    tensor = files.read_idx(write_idx(tmp_path / "a.idx", array, gz=gz))
     assert tensor.shape == (2, 3, 5)
     np.testing.assert_array_equal(tensor.numpy(), array)
 
@@ -279,7 +281,7 @@ def test_read_idx_rejects_malformed_files(raw, message, tmp_path):
     path = tmp_path / "bad.idx"
     path.write_bytes(raw)
     with pytest.raises(ValueError, match=message):
-        data.read_idx(path)
+        files.read_idx(path)
 
 
 # ----------------------------------------------------------------- MNIST, the sample
@@ -412,7 +414,7 @@ def position_image(h: int, w: int, dtype=torch.float64) -> torch.Tensor:
 
 def test_extract_patches_cuts_real_patches():
     img = position_image(20, 30)
-    patches = data.extract_patches(img, size=5, n=500, seed=3)
+    patches = preprocessing.extract_patches(img, size=5, n=500, seed=3)
     assert patches.shape == (500, 25) and patches.dtype == torch.float64
     tops, lefts = patches[:, 0] // 30, patches[:, 0] % 30
     for p, r, c in zip(patches, tops.long(), lefts.long(), strict=True):
@@ -422,22 +424,22 @@ def test_extract_patches_cuts_real_patches():
 
 def test_extract_patches_is_seeded():
     images = [position_image(12, 40, torch.float32), position_image(30, 9, torch.float32)]
-    a = data.extract_patches(images, size=6, n=64, seed=1)
-    b = data.extract_patches(images, size=6, n=64, seed=1)
-    c = data.extract_patches(images, size=6, n=64, seed=2)
+    a = preprocessing.extract_patches(images, size=6, n=64, seed=1)
+    b = preprocessing.extract_patches(images, size=6, n=64, seed=1)
+    c = preprocessing.extract_patches(images, size=6, n=64, seed=2)
     assert a.dtype == torch.float32 and torch.equal(a, b) and not torch.equal(a, c)
 
 
 def test_extract_patches_draws_from_every_image():
     batch = torch.stack([torch.zeros(8, 8), torch.ones(8, 8)])
-    patches = data.extract_patches(batch, size=8, n=200, seed=0)
+    patches = preprocessing.extract_patches(batch, size=8, n=200, seed=0)
     from_second = patches[:, 0]
     assert torch.equal(patches, from_second[:, None].expand(-1, 64))
     assert 60 < int(from_second.sum()) < 140
 
 
 def test_extract_patches_from_photographs():
-    patches = data.extract_patches(data.load_images(["camera", "coffee"]), size=8, n=1000)
+    patches = preprocessing.extract_patches(data.load_images(["camera", "coffee"]), size=8, n=1000)
     assert patches.shape == (1000, 64) and 0.0 <= float(patches.min()) <= float(patches.max())
     assert float(patches.max()) <= 1.0
 
@@ -459,7 +461,7 @@ def test_extract_patches_from_photographs():
 )
 def test_extract_patches_rejects_bad_input(images, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        data.extract_patches(images, **{"size": 3, "n": 4, **kwargs})
+        preprocessing.extract_patches(images, **{"size": 3, "n": 4, **kwargs})
 
 
 # ---------------------------------------------------------- normalization and whitening
@@ -468,18 +470,18 @@ def test_extract_patches_rejects_bad_input(images, kwargs, message):
 def test_contrast_normalize_patches_and_images():
     g = torch.Generator().manual_seed(0)
     patches = 3 + 2 * torch.rand(100, 64, generator=g, dtype=torch.float64)
-    out = data.contrast_normalize(patches)
+    out = preprocessing.contrast_normalize(patches)
     assert out.shape == patches.shape and out.dtype == torch.float64
     torch.testing.assert_close(out.mean(1), torch.zeros(100, dtype=torch.float64))
     torch.testing.assert_close(out.std(1, unbiased=False), torch.ones(100, dtype=torch.float64))
     images = torch.rand(2, 16, 20, generator=g)
-    out = data.contrast_normalize(images, dim=(-2, -1))
+    out = preprocessing.contrast_normalize(images, dim=(-2, -1))
     torch.testing.assert_close(out.mean((-2, -1)), torch.zeros(2), atol=1e-6, rtol=0)
     torch.testing.assert_close(out.std((-2, -1), unbiased=False), torch.ones(2))
 
 
 def test_contrast_normalize_keeps_flat_patches_finite():
-    out = data.contrast_normalize(torch.full((3, 16), 0.5))
+    out = preprocessing.contrast_normalize(torch.full((3, 16), 0.5))
     assert torch.equal(out, torch.zeros(3, 16))
 
 
@@ -495,7 +497,7 @@ def test_contrast_normalize_keeps_flat_patches_finite():
 )
 def test_contrast_normalize_rejects_bad_input(x, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        data.contrast_normalize(x, **kwargs)
+        preprocessing.contrast_normalize(x, **kwargs)
 
 
 def correlated_data(n: int, d: int, dtype=torch.float64) -> torch.Tensor:
@@ -508,7 +510,7 @@ def correlated_data(n: int, d: int, dtype=torch.float64) -> torch.Tensor:
 def test_whiten_gives_identity_covariance():
     X = correlated_data(4000, 8)
     assert torch.cov(X.T).diag().std() > 0.5  # far from white before
-    Y, W_zca, mean = data.whiten(X, eps=1e-10)
+    Y, W_zca, mean = preprocessing.whiten(X, eps=1e-10)
     assert Y.shape == X.shape and W_zca.shape == (8, 8) and mean.shape == (8,)
     cov = Y.T @ Y / len(Y)
     torch.testing.assert_close(cov, torch.eye(8, dtype=torch.float64), atol=1e-6, rtol=0)
@@ -520,7 +522,7 @@ def test_whiten_gives_identity_covariance():
 def test_whiten_eps_damps_small_variances():
     X = correlated_data(2000, 6)
     eps = 0.5
-    Y, _, _ = data.whiten(X, eps=eps)
+    Y, _, _ = preprocessing.whiten(X, eps=eps)
     Xc = X - X.mean(0)
     lam, U = torch.linalg.eigh(Xc.T @ Xc / len(X))
     expected = U @ torch.diag(lam / (lam + eps)) @ U.T
@@ -528,7 +530,7 @@ def test_whiten_eps_damps_small_variances():
 
 
 def test_whiten_keeps_float32():
-    Y, W_zca, mean = data.whiten(correlated_data(500, 4, torch.float32))
+    Y, W_zca, mean = preprocessing.whiten(correlated_data(500, 4, torch.float32))
     assert Y.dtype == W_zca.dtype == mean.dtype == torch.float32
 
 
@@ -543,28 +545,28 @@ def test_whiten_keeps_float32():
 )
 def test_whiten_rejects_bad_input(x, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        data.whiten(x, **kwargs)
+        preprocessing.whiten(x, **kwargs)
 
 
 def test_local_contrast_normalize_shapes_and_invariance():
     camera = data.load_images(["camera"])[0][100:228, 200:328]
-    out = data.local_contrast_normalize(camera)
+    out = preprocessing.local_contrast_normalize(camera)
     assert out.shape == camera.shape and out.dtype == torch.float32
     assert abs(float(out.mean())) < 0.05 and 0.3 < float(out.std()) < 1.5
     # Brightness and contrast changes are normalized away.
     torch.testing.assert_close(
-        data.local_contrast_normalize(0.3 * camera + 0.2), out, atol=2e-4, rtol=0
+        preprocessing.local_contrast_normalize(0.3 * camera + 0.2), out, atol=2e-4, rtol=0
     )
     batch = torch.stack([camera, camera.flip(0)])
-    out_batch = data.local_contrast_normalize(batch)
+    out_batch = preprocessing.local_contrast_normalize(batch)
     torch.testing.assert_close(out_batch[0], out)
-    torch.testing.assert_close(out_batch[1], data.local_contrast_normalize(camera.flip(0)))
+    torch.testing.assert_close(out_batch[1], preprocessing.local_contrast_normalize(camera.flip(0)))
 
 
 def test_local_contrast_normalize_removes_smooth_illumination():
     ramp = torch.linspace(0, 1, 64, dtype=torch.float64)[None].expand(64, -1).clone()
-    assert float(data.local_contrast_normalize(ramp)[:, 8:-8].abs().max()) < 1e-9
-    flat = data.local_contrast_normalize(torch.full((16, 16), 0.7))
+    assert float(preprocessing.local_contrast_normalize(ramp)[:, 8:-8].abs().max()) < 1e-9
+    flat = preprocessing.local_contrast_normalize(torch.full((16, 16), 0.7))
     torch.testing.assert_close(flat, torch.zeros(16, 16), atol=1e-9, rtol=0)
 
 
@@ -581,13 +583,13 @@ def test_local_contrast_normalize_removes_smooth_illumination():
 )
 def test_local_contrast_normalize_rejects_bad_input(x, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        data.local_contrast_normalize(x, **kwargs)
+        preprocessing.local_contrast_normalize(x, **kwargs)
 
 
 def test_shifted_copies_moves_each_image_and_fills_with_zeros():
     x = torch.zeros(3, 6, 6)
     x[:, 2:4, 2:4] = torch.tensor([1.0, 2.0, 3.0])[:, None, None]
-    out = data.shifted_copies(x, copies=4, max_shift=2, seed=0)
+    out = preprocessing.shifted_copies(x, copies=4, max_shift=2, seed=0)
     assert out.shape == (15, 6, 6) and torch.equal(out[:3], x)
     for k in range(1, 5):
         for i in range(3):
@@ -598,18 +600,18 @@ def test_shifted_copies_moves_each_image_and_fills_with_zeros():
             assert abs(int(rows.min()) - 2) <= 2 and abs(int(cols.min()) - 2) <= 2
     moved = [not torch.equal(out[3 * k], x[0]) for k in range(1, 5)]
     assert any(moved)
-    assert torch.equal(out, data.shifted_copies(x, 4, 2, seed=0))
-    assert not torch.equal(out, data.shifted_copies(x, 4, 2, seed=1))
+    assert torch.equal(out, preprocessing.shifted_copies(x, 4, 2, seed=0))
+    assert not torch.equal(out, preprocessing.shifted_copies(x, 4, 2, seed=1))
 
 
 def test_shifted_copies_of_flat_digits_lose_what_leaves_the_frame():
     X, _ = data.load_mnist("train", n=50)
-    out = data.shifted_copies(X, copies=2, max_shift=3)
+    out = preprocessing.shifted_copies(X, copies=2, max_shift=3)
     assert out.shape == (150, 784)
-    assert torch.equal(data.shifted_copies(X, 0, 3), X)
+    assert torch.equal(preprocessing.shifted_copies(X, 0, 3), X)
     edge = torch.zeros(1, 16)
     edge[0, 0] = 1.0  # the top-left pixel of a 4x4 image
-    outs = data.shifted_copies(edge, copies=20, max_shift=1, seed=0)[1:]
+    outs = preprocessing.shifted_copies(edge, copies=20, max_shift=1, seed=0)[1:]
     sums = outs.sum(1)
     assert set(sums.tolist()) == {0.0, 1.0}  # shifted up or left, the pixel is lost
 
@@ -626,4 +628,4 @@ def test_shifted_copies_of_flat_digits_lose_what_leaves_the_frame():
 )
 def test_shifted_copies_bad_input(images, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        data.shifted_copies(images, **({"copies": 1, "max_shift": 1} | kwargs))
+        preprocessing.shifted_copies(images, **({"copies": 1, "max_shift": 1} | kwargs))

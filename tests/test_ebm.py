@@ -5,7 +5,6 @@ import torch
 
 from lib import seed_all
 from lib.ebm import (
-    Inference,
     decoder,
     ellipse_data,
     energy_l1,
@@ -19,6 +18,7 @@ from lib.ebm import (
     train_l1,
     train_noisy,
 )
+from lib.solvers import SolverResult
 
 
 def _dec(K=2, dtype=torch.float32):
@@ -52,13 +52,13 @@ def test_inference_lowers_energy():
     dec = _dec()
     y = torch.randn(8, 2)
     r = infer_l1(dec, y, 0.1, steps=50, starts=2, generator=torch.Generator().manual_seed(1))
-    assert isinstance(r, Inference) and r.z.shape == (8, 2) and r.energy.shape == (8,)
+    assert isinstance(r, SolverResult) and r.z.shape == (8, 2) and r.energy.shape == (8,)
     assert torch.all(r.energy <= energy_l1(dec, y, torch.zeros(8, 2), 0.1) + 1e-6)
     assert torch.allclose(r.energy, energy_l1(dec, y, r.z, 0.1), atol=1e-5)
     eps = noise(4, 2, generator=torch.Generator().manual_seed(2))
     rn = infer_noisy(dec, y, 0.1, 0.2, eps, steps=50)
     assert torch.all(rn.energy <= energy_noisy(dec, y, torch.zeros(8, 2), 0.1, 0.2, eps) + 1e-6)
-    assert rn.history.shape == (rn.iterations,)
+    assert rn.objective_history.shape == (rn.n_iter,)
 
 
 def test_train_returns_codes_and_history():

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from lib.lista import LISTA, LISTAHistory, code_error, deepen, run_lista, train_lista
-from lib.solvers import SolverResult, energy, fista, ista, lipschitz
+from lib.operators import lipschitz
+from lib.solvers import SolverResult, energy, fista, ista
 
 
 def problem(seed, batch=16, n_features=20, n_atoms=30, dtype=torch.float64, frac=0.2):

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import lib
+from lib.solvers import _LeastSquares
 
 SETTINGS = settings(
     derandomize=True,  # the same examples every run: a fuzz failure is reproducible, not luck
@@ -72,6 +73,36 @@ def psd() -> lib.ConvPSD:
 # name -> (function, good keyword arguments). Models are built fresh for every call.
 CALLS: dict[str, tuple[Callable, dict[str, Callable[[], object]]]] = {
     "shrink": (lib.shrink, {"x": lambda: Y, "theta": lambda: 0.1}),
+    "power_iteration": (
+        lib.power_iteration,
+        {
+            "gram": lambda: lambda v: W.T @ (W @ v),
+            "v": lambda: torch.ones(5, dtype=torch.float64),
+            "n_iter": lambda: 50,
+            "tol": lambda: 1e-6,
+        },
+    ),
+    "best_time": (lib.best_time, {"fn": lambda: lambda: 1.0, "repeats": lambda: 2}),
+    "first_below": (
+        lib.first_below,
+        {"values": lambda: torch.tensor([3.0, 2.0, 1.0]), "target": lambda: 1.5},
+    ),
+    "proximal_gradient": (
+        lib.proximal_gradient,
+        {
+            "f": lambda: _LeastSquares.of(W, Y),
+            "z": lambda: torch.zeros(4, 5, dtype=torch.float64),
+            "lam": lambda: 0.1,
+            "L": lambda: lib.lipschitz(W),
+            "max_iter": lambda: 30,
+            "tol": lambda: 1e-6,
+            "momentum": lambda: True,
+            "restart": lambda: "gradient",
+            "stop": lambda: "gap",
+            "backtrack": lambda: True,
+            "positive": lambda: False,
+        },
+    ),
     "lipschitz": (lib.lipschitz, {"W_d": lambda: W, "n_iter": lambda: 50, "tol": lambda: 1e-6}),
     "energy": (
         lib.energy,
@@ -358,6 +389,9 @@ NOT_COUNTS = st.one_of(
 )
 COUNTED = [
     ("lipschitz", "n_iter"),
+    ("power_iteration", "n_iter"),
+    ("best_time", "repeats"),
+    ("proximal_gradient", "max_iter"),
     ("ista", "max_iter"),
     ("fista", "max_iter"),
     ("learn_dictionary", "n_atoms"),

@@ -7,21 +7,25 @@ import pytest
 import torch
 from torch.nn.functional import conv2d
 
-from lib.conv import conv_decode, conv_energy, conv_fista, conv_lipschitz, normalize_filters
+from lib.classifier import (
+    accuracy,
+    few_labels,
+    small_convnet,
+    train_classifier,
+)
+from lib.conv import conv_energy, conv_fista
+from lib.conv_dictionary import normalize_filters
+from lib.operators import conv_decode, conv_lipschitz
 from lib.psd import (
     ConvPSD,
     Gain,
     PSDHistory,
-    accuracy,
-    few_labels,
     filter_similarity,
-    inference_speed,
     relative_error,
-    small_convnet,
-    train_classifier,
     train_psd,
 )
 from lib.solvers import SolverResult
+from lib.timing import inference_speed
 
 BOUNDARIES = ["zero", "circular"]
 LAM, ALPHA = 0.1, 0.5

@@ -11,7 +11,9 @@ from sklearn.decomposition import sparse_encode
 from sklearn.linear_model import Lasso
 
 from lib.data import load_mnist
-from lib.solvers import SolverResult, energy, fista, fista_steps, ista, lipschitz, shrink
+from lib.operators import lipschitz
+from lib.proximal import shrink
+from lib.solvers import SolverResult, energy, fista, fista_steps, ista
 
 
 def problem(seed, batch=6, n_features=20, n_atoms=30, dtype=torch.float64, frac=0.2):
