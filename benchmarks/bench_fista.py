@@ -12,7 +12,6 @@ is the best of `REPEATS` runs. Usage: ``python benchmarks/bench_fista.py``. Unde
 from __future__ import annotations
 
 import os
-import time
 import warnings
 
 import torch
@@ -21,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from lib.data import load_mnist
 from lib.solvers import energy, fista
+from lib.timing import best_time as lib_best_time
 
 THREADS = min(os.cpu_count() or 1, 2)
 LAM = 0.4
@@ -34,12 +34,7 @@ def dictionary(n_atoms: int) -> torch.Tensor:
 
 
 def best_time(fn, repeats=REPEATS):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    return lib_best_time(fn, repeats)
 
 
 def sklearn_codes(y: torch.Tensor, W_d: torch.Tensor, algorithm: str) -> torch.Tensor:
